@@ -1,0 +1,1 @@
+"""``telemetry-admin``: reference data, ClickHouse migrations and Kafka topics."""

@@ -1,0 +1,1 @@
+"""ClickHouse schema (numbered migrations) and the code that connects and applies them."""

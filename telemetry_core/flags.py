@@ -1,0 +1,70 @@
+"""Flag names and the pure rules that compute them from an event and the reference data.
+
+Flags use the reference data as known when the event is processed; stored records are
+never rewritten when it changes later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from telemetry_core.events import FieldErrors, Flags
+from telemetry_core.reference import ReferenceLookup
+from telemetry_core.validation import as_text, present
+
+FLAG_NAMES = ("license_key_exists", "product_exists", "product_version_exists", "is_correct_format", "has_red_flags")
+
+RED_FLAG_REASONS = (
+    "format_errors",
+    "product_unknown",
+    "product_version_unknown",
+    "license_unknown",
+    "license_revoked",
+    "license_expired",
+    "license_suspended",
+    "license_product_mismatch",
+    "activation_unknown",
+)
+
+
+def _text(fields: Mapping[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    return as_text(value) if present(value) else None
+
+
+def compute_flags(tenant_id: str, fields: Mapping[str, Any], errors: FieldErrors, ref: ReferenceLookup) -> Flags:
+    """The flags of one event of ``tenant_id`` whose validation produced ``errors``."""
+    product_id = _text(fields, "product_id")
+    version = _text(fields, "product_version")
+    license_key = _text(fields, "license_key")
+    activation = _text(fields, "activation_identifier")
+
+    product = ref.product(tenant_id, product_id) if product_id else None
+    version_known = product is not None and version is not None and version in product.versions
+    license_ = ref.license(tenant_id, license_key) if license_key else None
+
+    reasons: list[str] = []
+    if errors:
+        reasons.append("format_errors")
+    if product is None:
+        reasons.append("product_unknown")
+    if not version_known:
+        reasons.append("product_version_unknown")
+    if license_ is None:
+        reasons.append("license_unknown")
+    else:
+        if license_.status in ("revoked", "expired", "suspended"):
+            reasons.append(f"license_{license_.status}")
+        if product_id is not None and license_.product != product_id:
+            reasons.append("license_product_mismatch")
+        if activation is None or activation not in license_.activations:
+            reasons.append("activation_unknown")
+    return Flags(
+        is_correct_format=not errors,
+        product_exists=product is not None,
+        product_version_exists=version_known,
+        license_key_exists=license_ is not None,
+        has_red_flags=bool(reasons),
+        red_flags=tuple(r for r in RED_FLAG_REASONS if r in reasons),
+    )

@@ -1,0 +1,162 @@
+"""The one settings object, read from ``TELEMETRY_*`` environment variables.
+
+Every value has a documented default or start-up fails with a message naming the
+variable. Load it once in each ``__main__`` and pass it down; tests build
+``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "TELEMETRY_"
+
+
+class SettingsError(ValueError):
+    """A variable is present but cannot be parsed; the message names it."""
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration shared by every service; each field maps to ``TELEMETRY_<NAME>``."""
+
+    data_dir: Path = field(
+        default=Path(".data"), metadata=_doc("local state: keys, Kafka and ClickHouse data, pid files, logs")
+    )
+    log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
+
+    kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata=_doc("Kafka bootstrap servers, comma separated"))
+    kafka_controller_port: int = field(default=9093, metadata=_doc("KRaft controller port of the local Kafka launcher"))
+    topic_partitions: int = field(
+        default=6,
+        metadata=_doc("partitions of the raw and flagged topics at creation; the replica cap of each consumer group"),
+    )
+    topic_replication: int = field(default=1, metadata=_doc("replication factor of created topics (3 in production)"))
+
+    clickhouse_url: str = field(default="http://127.0.0.1:8123", metadata=_doc("ClickHouse HTTP(S) interface"))
+    clickhouse_user: str = field(default="default", metadata=_doc("ClickHouse user"))
+    clickhouse_password: str = field(default="", repr=False, metadata=_doc("ClickHouse password"))
+    clickhouse_database: str = field(default="telemetry", metadata=_doc("database holding the telemetry tables"))
+    clickhouse_cluster: str = field(
+        default="", metadata=_doc("cluster name: when set, migrations use Replicated*/Distributed tables ON CLUSTER")
+    )
+
+    ingest_host: str = field(default="127.0.0.1", metadata=_doc("ingest API bind address"))
+    ingest_port: int = field(default=8080, metadata=_doc("ingest API port"))
+    query_host: str = field(default="127.0.0.1", metadata=_doc("query API bind address"))
+    query_port: int = field(default=8081, metadata=_doc("query API port"))
+    flagger_metrics_port: int = field(default=9101, metadata=_doc("flagger worker's metrics port"))
+    sink_metrics_port: int = field(default=9102, metadata=_doc("ClickHouse sink worker's metrics port"))
+
+    signing_key_path: Path | None = field(
+        default=None, metadata=_doc("PEM private key; unset: generated at first start in DATA_DIR/keys")
+    )
+    signing_key_bits: int = field(default=2048, metadata=_doc("size of a generated signing key"))
+    signing_key_id: str = field(default="global", metadata=_doc("value of private_key_used in every envelope"))
+
+    publish_timeout_s: float = field(default=5.0, metadata=_doc("how long ingest waits for Kafka before answering 503"))
+    max_body_bytes: int = field(default=1_048_576, metadata=_doc("largest request body accepted (413 above)"))
+    batch_max_events: int = field(default=1000, metadata=_doc("most events in one batch request"))
+    trust_forwarded_for: bool = field(
+        default=False, metadata=_doc("take the client IP from X-Forwarded-For (behind a trusted proxy only)")
+    )
+
+    flagger_batch_size: int = field(default=2000, metadata=_doc("events per flagger batch"))
+    flagger_batch_seconds: float = field(default=0.2, metadata=_doc("longest wait to fill a flagger batch"))
+    sink_batch_size: int = field(default=10_000, metadata=_doc("rows per ClickHouse insert"))
+    sink_batch_seconds: float = field(default=1.0, metadata=_doc("longest wait to fill a sink batch"))
+    dlq_window: int = field(default=1000, metadata=_doc("messages in the dead-letter ratio window"))
+    dlq_max_ratio: float = field(default=0.5, metadata=_doc("dead-letter share of the window that stops the worker"))
+    default_retention_days: int = field(default=90, metadata=_doc("row TTL when the tenant sets none (1-730)"))
+
+    query_default_limit: int = field(default=100, metadata=_doc("records per page when limit is not given"))
+    query_max_limit: int = field(default=1000, metadata=_doc("largest limit accepted"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ``; unknown ``TELEMETRY_*`` names are errors too."""
+        hints = typing.get_type_hints(cls)
+        known = {PREFIX + f.name.upper() for f in dataclasses.fields(cls)}
+        unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]} (see README, Configuration)")
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = PREFIX + f.name.upper()
+            if name in environ:
+                values[f.name] = _parse(name, environ[name], hints[f.name])
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Range checks that need more than one value's type."""
+        if not 1 <= self.default_retention_days <= 730:
+            raise SettingsError(f"{PREFIX}DEFAULT_RETENTION_DAYS must be 1-730, got {self.default_retention_days}")
+        if not 0.0 < self.dlq_max_ratio <= 1.0:
+            raise SettingsError(f"{PREFIX}DLQ_MAX_RATIO must be in (0, 1], got {self.dlq_max_ratio}")
+        for name in (
+            "topic_partitions",
+            "topic_replication",
+            "batch_max_events",
+            "sink_batch_size",
+            "flagger_batch_size",
+            "dlq_window",
+            "max_body_bytes",
+            "query_max_limit",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if self.signing_key_bits < 2048:
+            raise SettingsError(f"{PREFIX}SIGNING_KEY_BITS must be at least 2048")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @staticmethod
+    def describe() -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for every setting, for the README and ``--help``."""
+        rows = []
+        for f in dataclasses.fields(Settings):
+            default = "" if f.default is None else str(f.default)
+            rows.append((PREFIX + f.name.upper(), default, f.metadata.get("doc", "")))
+        return rows
+
+
+_TRUE = {"true", "1"}
+_FALSE = {"false", "0"}
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    """Strict boolean: true/false/1/0 (any case); anything else is an error naming ``name``."""
+    low = raw.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true/false/1/0, got {raw!r}")
+
+
+def _parse(name: str, raw: str, kind: object) -> object:
+    if kind is bool:
+        return parse_bool(name, raw)
+    if kind is int or kind is float:
+        try:
+            return kind(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}") from None
+    if kind is Path:
+        return Path(raw)
+    if kind == (Path | None):
+        return Path(raw) if raw.strip() else None
+    return raw

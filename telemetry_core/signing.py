@@ -1,0 +1,88 @@
+"""Signing keys: loaded from a file or generated at first start; RSA PKCS#1 v1.5 SHA-256.
+
+The private key never leaves this module's objects and is never logged. A generated key is
+written with mode 0600 into ``DATA_DIR/keys``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from telemetry_core.settings import Settings
+
+
+class SigningKeyError(RuntimeError):
+    """The configured key cannot be read or is not an RSA private key."""
+
+
+class Signer:
+    """Signs bytes with the service's RSA key; ``key_id`` goes into ``private_key_used``."""
+
+    def __init__(self, private_key: rsa.RSAPrivateKey, key_id: str) -> None:
+        self._key = private_key
+        self.key_id = key_id
+        self.public_key_pem = private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def __repr__(self) -> str:
+        return f"Signer(key_id={self.key_id!r})"
+
+    def sign(self, data: bytes) -> str:
+        """Base64 of the PKCS#1 v1.5 SHA-256 signature over exactly ``data``."""
+        return base64.b64encode(self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())).decode("ascii")
+
+
+def verify(public_key_pem: bytes, data: bytes, signature_b64: str) -> bool:
+    """True when ``signature_b64`` is a valid signature of ``data`` by the key's owner."""
+    key = serialization.load_pem_public_key(public_key_pem)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise SigningKeyError("not an RSA public key")
+    try:
+        key.verify(base64.b64decode(signature_b64), data, padding.PKCS1v15(), hashes.SHA256())
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def load_or_create_signer(settings: Settings) -> Signer:
+    """The configured key, or the generated one in the data folder (created on first call)."""
+    path = settings.signing_key_path
+    if path is None:
+        path = settings.keys_dir / "signing_key.pem"
+        if not path.exists():
+            _generate(path, settings.signing_key_bits)
+    return Signer(_load(path), settings.signing_key_id)
+
+
+def _load(path: Path) -> rsa.RSAPrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SigningKeyError(f"cannot load signing key {path}: {type(exc).__name__}") from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SigningKeyError(f"signing key {path} is not an RSA private key")
+    return key
+
+
+def _generate(path: Path, bits: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    # Two services starting together both generate; the rename makes one key win for both.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
