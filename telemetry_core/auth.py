@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from telemetry_core import codes
+from telemetry_core.codes import Code
 from telemetry_core.reference import ApiKey, ReferenceLookup
 
 SEND = "telemetry:send"
 READ = "telemetry:read"
 
 
-@dataclass(frozen=True)
-class AuthFailure:
-    """Answered with HTTP 401 inside a signed envelope."""
-
-    code: int
-    message: str
-
-
-INVALID = AuthFailure(100, "Invalid API Key")
-INACTIVE = AuthFailure(101, "Inactive API Key")
-MISSING_CAPABILITY = AuthFailure(102, "The used API key doesn't have the required capability to access this endpoint")
-WRONG_IP = AuthFailure(103, "API key can't be used from this IP address")
+# An authentication failure is one of the platform's codes 100-103, answered with HTTP 401.
+AuthFailure = Code
+INVALID = codes.INVALID_API_KEY
+INACTIVE = codes.INACTIVE_API_KEY
+MISSING_CAPABILITY = codes.MISSING_CAPABILITY
+WRONG_IP = codes.WRONG_IP
 
 
 def authenticate(secret: str | None, client_ip: str, capability: str, ref: ReferenceLookup) -> ApiKey | AuthFailure:

@@ -1,0 +1,56 @@
+"""Every code an answer can carry, with its HTTP status and message (documented in README).
+
+The platform's own codes (100-103, 200, 830, 831) keep its exact messages. The codes this
+implementation adds for requests the platform does not describe reuse the HTTP status
+number, so a client can branch on either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: int
+    http_status: int
+    message: str
+
+
+INVALID_API_KEY = Code(100, 401, "Invalid API Key")
+INACTIVE_API_KEY = Code(101, 401, "Inactive API Key")
+MISSING_CAPABILITY = Code(102, 401, "The used API key doesn't have the required capability to access this endpoint")
+WRONG_IP = Code(103, 401, "API key can't be used from this IP address")
+
+SUCCESS = Code(200, 200, "Success")
+CORRECT_FORMAT_SAVED = Code(830, 200, "Correct format data saved")
+INCORRECT_FORMAT_SAVED = Code(831, 200, "Incorrect format data saved")
+
+MALFORMED_BODY = Code(400, 400, "The request body could not be parsed")
+NOT_FOUND = Code(404, 404, "Not found")
+METHOD_NOT_ALLOWED = Code(405, 405, "Method not allowed")
+BODY_TOO_LARGE = Code(413, 413, "The request body is too large")
+UNSUPPORTED_MEDIA_TYPE = Code(415, 415, "Unsupported content type")
+INVALID_PARAMETERS = Code(422, 422, "The given data was invalid.")
+INTERNAL_ERROR = Code(500, 500, "Internal error; nothing was saved")
+STORE_UNAVAILABLE = Code(503, 503, "Service temporarily unavailable; nothing was saved, retry later")
+STORAGE_UNAVAILABLE = Code(503, 503, "Telemetry storage is temporarily unavailable; retry later")
+
+ALL = (
+    INVALID_API_KEY,
+    INACTIVE_API_KEY,
+    MISSING_CAPABILITY,
+    WRONG_IP,
+    SUCCESS,
+    CORRECT_FORMAT_SAVED,
+    INCORRECT_FORMAT_SAVED,
+    MALFORMED_BODY,
+    NOT_FOUND,
+    METHOD_NOT_ALLOWED,
+    BODY_TOO_LARGE,
+    UNSUPPORTED_MEDIA_TYPE,
+    INVALID_PARAMETERS,
+    INTERNAL_ERROR,
+    STORE_UNAVAILABLE,
+    STORAGE_UNAVAILABLE,
+)
