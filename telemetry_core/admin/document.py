@@ -112,16 +112,18 @@ def _check_fields(item: Any, schema: dict[str, tuple[tuple[type, ...], bool]], p
     if not isinstance(item, dict):
         problems.append(f"{path}: must be an object")
         return False
-    before = len(problems)
+    buildable = True
     for name, value in item.items():
         if name not in schema:
-            problems.append(f"{path}.{name}: unknown field")
+            problems.append(f"{path}.{name}: unknown field")  # reported; the known fields are still checked
         elif not isinstance(value, schema[name][0]) or (isinstance(value, bool) and bool not in schema[name][0]):
             problems.append(f"{path}.{name}: must be {' or '.join(t.__name__ for t in schema[name][0])}")
+            buildable = False
     for name, (_, required) in schema.items():
         if required and name not in item:
             problems.append(f"{path}.{name}: required")
-    return len(problems) == before
+            buildable = False
+    return buildable
 
 
 def _strings(value: Any, path: str, problems: list[str]) -> frozenset[str]:
