@@ -40,12 +40,17 @@ class ReferenceFeed:
             client_id="reference-feed",
         )
         self._consumer = consumer
-        await consumer.start()
-        partitions = [TopicPartition(REFERENCE, p) for p in sorted(await self._partitions(consumer))]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        await asyncio.wait_for(self._catch_up(consumer, end), timeout_s)
+        try:
+            await consumer.start()
+            partitions = [TopicPartition(REFERENCE, p) for p in sorted(await self._partitions(consumer))]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end = await consumer.end_offsets(partitions)
+            await asyncio.wait_for(self._catch_up(consumer, end), timeout_s)
+        except BaseException:
+            await consumer.stop()
+            self._consumer = None
+            raise
         self.ready.set()
         self._task = asyncio.create_task(self._follow(consumer))
 
