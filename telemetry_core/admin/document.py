@@ -205,7 +205,7 @@ def plan(current: ReferenceStore, entities: Iterable[Entity], deletions: list[tu
     entities = list(entities)
     for entity in entities:
         target.put(entity)
-    _check_references(target)
+    _check_references(target, _touched(target, entities, deleted_keys))
     upserts, unchanged = [], 0
     for entity in entities:
         key, value = encode_entity(entity)
@@ -230,16 +230,33 @@ def _deletion_key(current: ReferenceStore, section: str, ident: dict[str, Any]) 
     return None
 
 
-def _check_references(state: ReferenceStore) -> None:
+def _touched(state: ReferenceStore, upserted: list[Entity], deleted_keys: list[str]) -> list[Entity]:
+    """What this document is answerable for: its own upserts, and whatever its deletions orphan.
+
+    Records already in the topic that were broken before are not the document's problem:
+    checking them would let one bad record block every later apply.
+    """
+    deleted_tenants = {k.split(":", 1)[1] for k in deleted_keys if k.startswith("tenant:")}
+    deleted_products = {tuple(k.split(":", 2)[1:]) for k in deleted_keys if k.startswith("product:")}
+    orphaned = [
+        e
+        for e in state.entities()
+        if (not isinstance(e, Tenant) and e.tenant in deleted_tenants)
+        or (isinstance(e, License) and (e.tenant, e.product) in deleted_products)
+    ]
+    return [*upserted, *orphaned]
+
+
+def _check_references(state: ReferenceStore, entities: list[Entity]) -> None:
     problems = []
-    for entity in state.entities():
+    for entity in entities:
         tenant = entity.id if isinstance(entity, Tenant) else entity.tenant
         if state.tenant(tenant) is None:
             problems.append(f"{entity_key(entity)}: unknown tenant {tenant!r}")
         if isinstance(entity, License) and state.product(entity.tenant, entity.product) is None:
             problems.append(f"{entity_key(entity)}: unknown product {entity.product!r} of tenant {tenant!r}")
     if problems:
-        raise DocumentError(sorted(problems))
+        raise DocumentError(sorted(set(problems)))
 
 
 def export(state: ReferenceStore) -> dict[str, list[dict[str, Any]]]:

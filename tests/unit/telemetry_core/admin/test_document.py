@@ -95,3 +95,16 @@ def test_export_round_trips_through_apply() -> None:
     assert "key" not in exported["api_keys"][0]
     entities, deletions = document.parse(exported)
     assert document.plan(_state(_doc()), entities, deletions).upserts == []
+
+
+def test_broken_records_already_stored_do_not_block_an_apply() -> None:
+    current = _state(_doc())
+    current.put(ApiKey("orphan", "ghost-tenant", hash_key("x"), frozenset({"telemetry:read"})))
+    entities, deletions = document.parse({"tenants": [{"id": "other"}]})
+    assert len(document.plan(current, entities, deletions).upserts) == 1
+
+
+def test_deleting_a_tenant_that_still_has_records_is_refused() -> None:
+    entities, deletions = document.parse({"delete": {"tenants": [{"id": "acme"}]}})
+    with pytest.raises(document.DocumentError, match="unknown tenant 'acme'"):
+        document.plan(_state(_doc()), entities, deletions)
