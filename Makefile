@@ -1,0 +1,62 @@
+# Entry points. Everything runs from the virtualenv in .venv, created and kept up to date by
+# `make venv` (reinstalled when pyproject.toml, constraints.txt or the set of packages changes).
+#
+#   make run      Kafka + ClickHouse + all services in the foreground (Ctrl-C stops all)
+#   make up       the same in the background;  make status / make down
+#   make test     every test; integration tests start their own servers on free ports
+#   make unit     unit tests only (no servers)
+#   make lint     ruff + mypy (strict)
+#   make bench    the benchmarks in bench/ (figures, not tests)
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+# The install is redone when this hash changes: new dependencies, new pins, or a new
+# top-level package (an editable install maps packages at install time).
+INSTALL_INPUTS := pyproject.toml constraints.txt
+INSTALL_HASH := $(shell { cat $(INSTALL_INPUTS); ls -1 */__init__.py; } 2>/dev/null | sha256sum | cut -c1-16)
+VENV_STAMP := $(VENV)/.installed-$(INSTALL_HASH)
+
+BENCHMARKS := $(wildcard bench/ingest.py bench/query.py)
+
+.PHONY: venv jars run up down status test unit lint bench
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): $(INSTALL_INPUTS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+jars: venv
+	$(BIN)/telemetry-local jars
+
+run: venv jars
+	$(BIN)/telemetry-local run
+
+up: venv jars
+	$(BIN)/telemetry-local up
+
+down: venv
+	$(BIN)/telemetry-local down
+
+status: venv
+	$(BIN)/telemetry-local status
+
+test: venv jars
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: venv jars
+	@if [ -z "$(BENCHMARKS)" ]; then echo "no benchmarks in bench/ yet"; fi
+	@set -e; for script in $(BENCHMARKS); do echo "== $$script"; $(BIN)/python $$script; done

@@ -1,0 +1,113 @@
+"""The pipeline's own services as components of the local stack.
+
+Each is started only if its code is installed (the entry point's module can be found), as
+``python -m deploy.local.entry <console script>``, with the launcher's settings in its
+environment. A service is ready when its HTTP endpoint answers 200.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from telemetry_core.settings import PREFIX, Settings
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What the launcher knows about one service."""
+
+    name: str
+    script: str
+    port_field: str
+    health_path: str
+
+    @property
+    def port_setting(self) -> str:
+        return PREFIX + self.port_field.upper()
+
+
+# Start order: downstream first, so nothing is produced before its consumer runs.
+SERVICES = (
+    ServiceSpec("sink", "telemetry-sink", "sink_metrics_port", "/metrics"),
+    ServiceSpec("flagger", "telemetry-flagger", "flagger_metrics_port", "/metrics"),
+    ServiceSpec("query", "telemetry-query", "query_port", "/healthz"),
+    ServiceSpec("ingest", "telemetry-ingest", "ingest_port", "/healthz"),
+)
+
+_HOST_FIELDS = {"ingest_port": "ingest_host", "query_port": "query_host"}
+_ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def script_module(script: str) -> str | None:
+    """The module of a console script's entry point, or None if no such script is declared."""
+    found = entry_points(group="console_scripts", name=script)
+    return next(iter(found)).module if found else None
+
+
+def is_installed(script: str) -> bool:
+    """Whether ``script`` is declared and its module exists (other teams add them over time)."""
+    module = script_module(script)
+    if module is None:
+        return False
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def service_url(settings: Settings, spec: ServiceSpec) -> str:
+    """Where the service answers; a wildcard bind address is reached through 127.0.0.1."""
+    host_field = _HOST_FIELDS.get(spec.port_field)
+    host = str(getattr(settings, host_field)) if host_field else "127.0.0.1"
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    return f"http://{host}:{getattr(settings, spec.port_field)}"
+
+
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return int(response.status) == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+class Service:
+    """One service process."""
+
+    ready_timeout_s = 90.0
+    stop_timeout_s = 20.0
+
+    def __init__(self, spec: ServiceSpec, settings: Settings, log_path: Path, environ: Mapping[str, str]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.log_path = log_path
+        self.url = service_url(settings, spec)
+        self._port = int(getattr(settings, spec.port_field))
+        self._environ = dict(environ)
+
+    @property
+    def ports(self) -> list[int]:
+        return [self._port]
+
+    def prepare(self) -> None:
+        """Nothing to prepare: a service sets itself up from its settings."""
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "deploy.local.entry", self.spec.script]
+
+    def env(self) -> Mapping[str, str] | None:
+        return self._environ
+
+    def cwd(self) -> Path | None:
+        return None
+
+    def is_ready(self) -> bool:
+        return http_ok(self.url + self.spec.health_path)
