@@ -1,0 +1,167 @@
+"""OpenAPI paths of the query service: records (pages and exports) and aggregates.
+
+The operations endpoints (``/healthz``, ``/readyz``, ``/metrics``, ``/api/v1/public-key``,
+``/api/openapi.json``) answer the same way in both services and are described once, in ``ingest``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
+
+_TEXT = {"type": "string", "maxLength": 255}
+_FLAG = {"type": "string", "enum": ["0", "1"]}
+_TIME = {"type": "string", "description": "ISO 8601 (UTC unless it has an offset) or Unix epoch seconds"}
+_NUMBER = {"type": "number", "nullable": True}
+
+
+def _param(name: str, description: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+_FILTERS = [
+    _param("api_key", "API key (or Authorization: Bearer); needs the telemetry:read capability", {"type": "string"}),
+    _param(
+        "data_type",
+        "Data type",
+        {"type": "string", "enum": ["numeric-xy-axis", "numeric-single-value", "text"]},
+        required=True,
+    ),
+    _param("data_group", "Key used to group records together", _TEXT, required=True),
+    _param("product_id", "Product ID", _TEXT),
+    _param("user_identifier", "Unique string identifying the software user", _TEXT),
+    _param("license_key", "License key", _TEXT),
+    _param("activation_identifier", "Activation identifier", _TEXT),
+    _param("product_version", "Product version", _TEXT),
+    _param("license_key_exists", "License key exists (1/0)", _FLAG),
+    _param("product_exists", "Product exists (1/0)", _FLAG),
+    _param("product_version_exists", "Product version exists (1/0)", _FLAG),
+    _param("is_correct_format", "Is correct format (1/0)", _FLAG),
+    _param("has_red_flags", "Has red flags (1/0)", _FLAG),
+    _param("from", "Records received at or after this time", _TIME),
+    _param("to", "Records received before this time (must be after from)", _TIME),
+]
+_LIMIT = _param("limit", "Records (or buckets) per answer", {"type": "integer", "minimum": 1, "default": 100})
+
+SCHEMAS: dict[str, Any] = {
+    "TelemetryRecord": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "event id"},
+            "data_type": {"type": "string"},
+            "data_group": {"type": "string"},
+            "numeric_data_single_value": _NUMBER,
+            "numeric_data_x": _NUMBER,
+            "numeric_data_y": _NUMBER,
+            "text_data": {"type": "string", "nullable": True},
+            "product_id": {"type": "string", "nullable": True},
+            "user_identifier": {"type": "string", "nullable": True},
+            "license_key": {"type": "string", "nullable": True},
+            "activation_identifier": {"type": "string", "nullable": True},
+            "product_version": {"type": "string", "nullable": True},
+            "license_key_exists": {"type": "integer", "enum": [0, 1]},
+            "product_exists": {"type": "integer", "enum": [0, 1]},
+            "product_version_exists": {"type": "integer", "enum": [0, 1]},
+            "is_correct_format": {"type": "integer", "enum": [0, 1]},
+            "has_red_flags": {"type": "integer", "enum": [0, 1]},
+            "red_flags": {"type": "array", "items": {"type": "string"}},
+            "created_at": {"type": "string", "format": "date-time", "example": "2026-11-22T05:12:01.123Z"},
+        },
+    },
+    "RecordsResponse": {
+        "allOf": [
+            ref("Response"),
+            {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "code": {"enum": [200]},
+                    "data": {"type": "array", "items": ref("TelemetryRecord")},
+                    "next_cursor": {
+                        "type": "string",
+                        "description": "present when more records match: pass it as `cursor` for the next page",
+                    },
+                },
+            },
+        ]
+    },
+    "AggregateBucket": {
+        "type": "object",
+        "required": ["bucket", "count", "flagged", "users"],
+        "properties": {
+            "bucket": {"type": "string", "format": "date-time", "description": "start of the hour or day (UTC)"},
+            "count": {"type": "integer"},
+            "flagged": {"type": "integer", "description": "events with has_red_flags = 1"},
+            "users": {"type": "integer", "description": "distinct user_identifier (absent counts as one)"},
+            "values": {"type": "integer", "description": "numeric types only: events with a value"},
+            "min": _NUMBER,
+            "max": _NUMBER,
+            "avg": _NUMBER,
+            "sum": _NUMBER,
+        },
+    },
+    "AggregatesResponse": {
+        "allOf": [
+            ref("Response"),
+            {
+                "type": "object",
+                "required": ["interval", "source", "data"],
+                "properties": {
+                    "code": {"enum": [200]},
+                    "interval": {"type": "string", "enum": ["hour", "day"]},
+                    "source": {"type": "string", "enum": ["events_hourly", "events"]},
+                    "data": {"type": "array", "items": ref("AggregateBucket")},
+                },
+            },
+        ]
+    },
+}
+
+_ERRORS = error_responses("Unauthorized", "MethodNotAllowed", "InternalError", "Unavailable")
+_INVALID = answer("Invalid parameters (code 422); `errors` maps each parameter to its messages", ref("Response"))
+
+PATHS: dict[str, Any] = {
+    "/api/v1/get-telemetry-data": {
+        "get": {
+            "summary": "Telemetry records of the key's tenant, newest first",
+            "description": (
+                "Pages of at most `limit` records (keyset pagination on received time and event id: a page never "
+                "repeats or skips a record while newer ones arrive). With `format=ndjson` or `format=csv` every "
+                "matching record is streamed instead, unsigned (no `limit` or `cursor` then)."
+            ),
+            "security": API_KEY_SECURITY,
+            "parameters": [
+                *_FILTERS,
+                _LIMIT,
+                _param("cursor", "The `next_cursor` of the previous page", {"type": "string"}),
+                _param("format", "json (signed pages) or a streamed export", {"enum": ["json", "ndjson", "csv"]}),
+            ],
+            "responses": {
+                "200": {
+                    **answer("A page of records", ref("RecordsResponse")),
+                    "content": {
+                        **answer("", ref("RecordsResponse"))["content"],
+                        "application/x-ndjson": {"schema": {"type": "string", "description": "one record per line"}},
+                        "text/csv": {"schema": {"type": "string", "description": "header line, then one record a row"}},
+                    },
+                },
+                "422": _INVALID,
+                **_ERRORS,
+            },
+        }
+    },
+    "/api/v1/get-telemetry-aggregates": {
+        "get": {
+            "summary": "Counts and value statistics per hour or day",
+            "description": (
+                "Buckets newest first, at most `limit` of them. Served from the hourly aggregate table, or computed "
+                "from the deduplicated events when user_identifier, license_key or activation_identifier is given "
+                "(`source` says which). `from` and `to` are rounded out to whole hours."
+            ),
+            "security": API_KEY_SECURITY,
+            "parameters": [*_FILTERS, _param("interval", "Bucket size", {"enum": ["hour", "day"]}), _LIMIT],
+            "responses": {"200": answer("Buckets", ref("AggregatesResponse")), "422": _INVALID, **_ERRORS},
+        }
+    },
+}

@@ -1,0 +1,98 @@
+"""The query service against the session's real ClickHouse: a fresh database per test, rows
+written as the sink writes them (``event_row`` + ``EVENT_COLUMNS`` + ``INSERT_SETTINGS``), and
+the app served by aiohttp's test server."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from clickhouse_connect.driver.client import Client
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from query_api.app import create_app
+from query_api.storage import ClickHouseStorage
+from telemetry_core.clickhouse.connection import connect
+from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS, event_row
+from telemetry_core.events import FlaggedEvent, Flags, RawEvent
+from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
+from telemetry_core.settings import Settings
+from telemetry_core.signing import Signer
+
+BASE_MS = int(dt.datetime(2026, 11, 20, tzinfo=dt.UTC).timestamp() * 1000)
+KEYS = {
+    "acme-read": ("acme", {"telemetry:read"}),
+    "acme-send": ("acme", {"telemetry:send"}),
+    "globex-read": ("globex", {"telemetry:read", "telemetry:send"}),
+}
+
+
+def make_event(
+    number: int,
+    *,
+    tenant: str = "acme",
+    received_at_ms: int | None = None,
+    red_flags: tuple[str, ...] = (),
+    flags: dict[str, bool] | None = None,
+    **fields: Any,
+) -> FlaggedEvent:
+    """Event ``number`` (id ``ev-<number>``), received ``number`` seconds after BASE_MS by default."""
+    body: dict[str, Any] = {"data_type": "numeric-single-value", "data_group": "g1"}
+    body["numeric_data_single_value"] = number
+    body.update(fields)
+    body = {k: v for k, v in body.items() if v is not None}
+    at = BASE_MS + number * 1000 if received_at_ms is None else received_at_ms
+    raw = RawEvent(f"ev-{number:05d}", at, tenant, f"{tenant}-key", "127.0.0.1", "tests", body)
+    chosen = {
+        "is_correct_format": True,
+        "product_exists": True,
+        "product_version_exists": True,
+        "license_key_exists": True,
+        "has_red_flags": bool(red_flags),
+        **(flags or {}),
+    }
+    return FlaggedEvent(raw, {}, Flags(**chosen, red_flags=red_flags), at + 5, 730)
+
+
+Writer = Callable[..., None]
+
+
+@pytest.fixture(name="make_event")
+def make_event_fixture() -> Callable[..., FlaggedEvent]:
+    return make_event
+
+
+@pytest.fixture
+def db(fresh_settings: Settings) -> Iterator[Client]:
+    client = connect(fresh_settings)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def write(db: Client) -> Writer:
+    def insert(events: list[FlaggedEvent], **settings: Any) -> None:
+        rows = [event_row(event) for event in events]
+        db.insert("events", rows, column_names=list(EVENT_COLUMNS), settings={**INSERT_SETTINGS, **settings})
+
+    return insert
+
+
+@pytest.fixture(scope="session")
+def signer() -> Signer:
+    return Signer(rsa.generate_private_key(public_exponent=65537, key_size=2048), "global")
+
+
+@pytest.fixture
+async def api(fresh_settings: Settings, signer: Signer) -> AsyncIterator[TestClient[Any, Any]]:
+    store = ReferenceStore()
+    for secret, (tenant, capabilities) in KEYS.items():
+        store.put(ApiKey(secret, tenant, hash_key(secret), frozenset(capabilities)))
+    app = create_app(fresh_settings, storage=ClickHouseStorage(fresh_settings), reference=store, signer=signer)
+    async with TestClient(TestServer(app)) as client:
+        yield client

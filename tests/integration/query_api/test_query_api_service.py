@@ -1,0 +1,82 @@
+"""``python -m query_api`` as deployed: reference data from Kafka, rows from ClickHouse, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from deploy.local.ports import free_ports
+from telemetry_core.admin.topic_io import write_records
+from telemetry_core.reference import ApiKey, encode_entity, hash_key
+from telemetry_core.settings import Settings
+
+
+def _environment(settings: Settings, port: int, data_dir: Path) -> dict[str, str]:
+    inherited = {name: value for name, value in os.environ.items() if not name.startswith("TELEMETRY_")}
+    return {
+        **inherited,
+        "TELEMETRY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "TELEMETRY_CLICKHOUSE_URL": settings.clickhouse_url,
+        "TELEMETRY_CLICKHOUSE_USER": settings.clickhouse_user,
+        "TELEMETRY_CLICKHOUSE_PASSWORD": settings.clickhouse_password,
+        "TELEMETRY_CLICKHOUSE_DATABASE": settings.clickhouse_database,
+        "TELEMETRY_QUERY_PORT": str(port),
+        "TELEMETRY_DATA_DIR": str(data_dir),
+    }
+
+
+async def _wait_ready(session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        assert process.poll() is None, "the service exited during start-up"
+        try:
+            async with session.get(url + "/readyz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise AssertionError("the service did not become ready within 60 s")
+
+
+async def test_service_reads_keys_from_kafka_and_stops_cleanly(
+    fresh_settings: Settings, write: Any, make_event: Any, tmp_path: Path
+) -> None:
+    tenant = f"svc-{uuid.uuid4().hex[:8]}"
+    secret = f"secret-{tenant}"
+    key = ApiKey(f"key-{tenant}", tenant, hash_key(secret), frozenset({"telemetry:read"}))
+    await write_records(fresh_settings, [encode_entity(key)])
+    write([make_event(1, tenant=tenant), make_event(2, tenant=tenant)])
+    (port,) = free_ports(1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "query_api"],
+        env=_environment(fresh_settings, port, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            await _wait_ready(session, url, process)
+            params = {"data_type": "numeric-single-value", "data_group": "g1"}
+            headers = {"Authorization": f"Bearer {secret}"}
+            async with session.get(url + "/api/v1/get-telemetry-data", params=params, headers=headers) as response:
+                body = await response.json()
+            assert response.status == 200
+            assert [r["id"] for r in body["response"]["data"]] == ["ev-00002", "ev-00001"]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert secret not in output
+    assert '"path":"/api/v1/get-telemetry-data"' in output
