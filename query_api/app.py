@@ -93,6 +93,6 @@ async def answers(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise
     except Exception:
         log.exception("unexpected error answering %s %s", request.method, request.path)
-        response = signed(service.signer, codes.INTERNAL_ERROR)
+        response = signed(service.signer, codes.INTERNAL_QUERY_ERROR)
     service.metrics.requests.inc(endpoint, str(response.get(ANSWER_CODE, response.status)))
     return response

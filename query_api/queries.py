@@ -183,7 +183,7 @@ def _event_aggregates(db: str, tenant: str, query: AggregateQuery) -> Statement:
     parameters["limit"] = query.limit
     sql = (
         f"SELECT {_BUCKET['events', query.interval]} AS bucket, count(), countIf(has_red_flags = 1),"
-        " uniq(ifNull(user_identifier, '')), count(value), sum(ifNull(value, 0)), min(value), max(value)"
+        " uniq(user_identifier), count(value), sum(ifNull(value, 0)), min(value), max(value)"
         f" FROM (SELECT received_at, has_red_flags, user_identifier, {_VALUE} AS value"
         f" FROM {{db:Identifier}}.events FINAL{where})"
         " GROUP BY bucket ORDER BY bucket DESC LIMIT {limit:UInt32}"

@@ -42,7 +42,7 @@ SELECT
     sum(ifNull(value, 0)) AS value_sum,
     min(value) AS value_min,
     max(value) AS value_max,
-    uniqState(ifNull(user_identifier, '')) AS users
+    uniqStateIf(ifNull(user_identifier, ''), isNotNull(user_identifier)) AS users
 FROM
 (
     SELECT *, if(data_type = 'numeric-xy-axis', numeric_y, numeric_value) AS value

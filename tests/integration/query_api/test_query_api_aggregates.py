@@ -22,7 +22,7 @@ async def buckets(api: Any, **params: str) -> dict[str, Any]:
 
 def direct(db: Any, bucket: str, where: str = "", **parameters: Any) -> list[tuple[Any, ...]]:
     sql = (
-        f"SELECT {bucket}(received_at) AS b, count(), countIf(has_red_flags = 1), uniq(ifNull(user_identifier, '')),"
+        f"SELECT {bucket}(received_at) AS b, count(), countIf(has_red_flags = 1), uniq(user_identifier),"
         " count(numeric_y), sum(numeric_y), min(numeric_y), max(numeric_y)"
         " FROM {db:Identifier}.events FINAL"
         " WHERE tenant_id = 'acme' AND data_type = 'numeric-xy-axis' AND data_group = 'g1'"
