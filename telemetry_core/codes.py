@@ -27,12 +27,15 @@ CORRECT_FORMAT_SAVED = Code(830, 200, "Correct format data saved")
 INCORRECT_FORMAT_SAVED = Code(831, 200, "Incorrect format data saved")
 
 MALFORMED_BODY = Code(400, 400, "The request body could not be parsed")
+INVALID_EVENT_ID = Code(400, 400, "The event id must be a UUID or 1-64 characters of A-Z a-z 0-9 _ -")
 NOT_FOUND = Code(404, 404, "Not found")
 METHOD_NOT_ALLOWED = Code(405, 405, "Method not allowed")
 BODY_TOO_LARGE = Code(413, 413, "The request body is too large")
+TOO_MANY_EVENTS = Code(413, 413, "Too many events in one batch")
 UNSUPPORTED_MEDIA_TYPE = Code(415, 415, "Unsupported content type")
 INVALID_PARAMETERS = Code(422, 422, "The given data was invalid.")
 INTERNAL_ERROR = Code(500, 500, "Internal error; nothing was saved")
+INTERNAL_QUERY_ERROR = Code(500, 500, "Internal error")
 STORE_UNAVAILABLE = Code(503, 503, "Service temporarily unavailable; nothing was saved, retry later")
 STORAGE_UNAVAILABLE = Code(503, 503, "Telemetry storage is temporarily unavailable; retry later")
 
@@ -45,12 +48,15 @@ ALL = (
     CORRECT_FORMAT_SAVED,
     INCORRECT_FORMAT_SAVED,
     MALFORMED_BODY,
+    INVALID_EVENT_ID,
     NOT_FOUND,
     METHOD_NOT_ALLOWED,
     BODY_TOO_LARGE,
+    TOO_MANY_EVENTS,
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_PARAMETERS,
     INTERNAL_ERROR,
+    INTERNAL_QUERY_ERROR,
     STORE_UNAVAILABLE,
     STORAGE_UNAVAILABLE,
 )
