@@ -4,7 +4,8 @@
 ``signature`` signs those same bytes, so a client verifies without re-serialising JSON.
 The envelope text embeds those bytes verbatim. Bodies repeat (they differ only by the
 timestamp second and the errors), so finished envelopes are cached by response bytes:
-RSA runs once per distinct body.
+RSA runs once per distinct body. Only small bodies are cached (``max_cached_bytes``): large
+ones (data pages, batch results) are unique anyway and would make the cache's memory unbounded.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ def response_bytes(response: dict[str, Any]) -> bytes:
 
 
 class EnvelopeSigner:
-    """Builds envelope bodies; remembers the last ``cache_size`` distinct ones."""
+    """Builds envelope bodies; remembers the last ``cache_size`` distinct small ones."""
 
-    def __init__(self, signer: Signer, cache_size: int = 4096) -> None:
+    def __init__(self, signer: Signer, cache_size: int = 4096, max_cached_bytes: int = 2048) -> None:
         self._signer = signer
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_size = cache_size
+        self._max_cached_bytes = max_cached_bytes
         self.hits = 0
         self.misses = 0
 
@@ -59,9 +61,10 @@ class EnvelopeSigner:
                 b'"}',
             )
         )
-        self._cache[payload] = body
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        if len(payload) <= self._max_cached_bytes:
+            self._cache[payload] = body
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return body
 
     def answer(self, code: int, message: str, **extra: Any) -> bytes:

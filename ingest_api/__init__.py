@@ -1,0 +1,1 @@
+"""The ingest service: POST telemetry -> authenticate -> validate -> Kafka (acks=all) -> signed answer."""

@@ -1,0 +1,218 @@
+"""The send endpoints: one event (form or JSON), or a batch (JSON array or NDJSON).
+
+Each request runs: read the body -> authenticate the API key -> take the event id ->
+validate -> publish to Kafka and wait for acks=all -> answer 830/831. Anything that stops it
+earlier raises a ``Refusal`` (signed by the middleware) and publishes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from time import perf_counter
+from typing import Any
+
+from aiohttp import hdrs, web
+
+from ingest_api import event_ids, parsing
+from ingest_api.answers import CLIENT_IP, Answers, Refusal, unavailable
+from ingest_api.metrics import IngestMetrics
+from ingest_api.parsing import BodyError, Fields, MediaTypeError
+from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
+from ingest_api.reference_source import ReferenceSource
+from telemetry_core import codes
+from telemetry_core.auth import SEND, authenticate
+from telemetry_core.events import FieldErrors, RawEvent, encode_raw
+from telemetry_core.reference import ApiKey, hash_key
+from telemetry_core.requests import extract_api_key
+from telemetry_core.settings import Settings
+from telemetry_core.validation import validate
+
+API_KEY = "api_key"
+_NO_QUERY: Mapping[str, str] = {}
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _saved_code(errors: FieldErrors) -> codes.Code:
+    return codes.INCORRECT_FORMAT_SAVED if errors else codes.CORRECT_FORMAT_SAVED
+
+
+class SendHandlers:
+    """``send`` (one event) and ``send_batch``; holds what every request needs."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publisher: Publisher,
+        reference: ReferenceSource,
+        answers: Answers,
+        metrics: IngestMetrics,
+        new_id: Callable[[], str],
+    ) -> None:
+        self._settings = settings
+        self._publisher = publisher
+        self._reference = reference
+        self._answers = answers
+        self._metrics = metrics
+        self._new_id = new_id
+
+    async def send(self, request: web.Request) -> web.Response:
+        """POST /api/v1/send-telemetry-data (and the SDK path /api/v1/send-telemetry)."""
+        fields = await self._event_fields(request)
+        key = self._authenticate(request, fields)
+        event_id = self._event_id(request.headers.get(event_ids.HEADER), fields.get(event_ids.FIELD), "")
+        fields.pop(API_KEY, None)
+        errors = self._validate(key, fields)
+        event = RawEvent(
+            event_id,
+            _now_ms(),
+            key.tenant,
+            key.id,
+            request[CLIENT_IP],
+            request.headers.get(hdrs.USER_AGENT, ""),
+            fields,
+            errors,
+        )
+        code = _saved_code(errors)
+        await self._publish([(event_id.encode(), encode_raw(event))], [code.code])
+        return self._answers.saved(code, errors, event_id)
+
+    async def send_batch(self, request: web.Request) -> web.Response:
+        """POST /api/v1/send-telemetry-data/batch: every event published, one wait, one answer."""
+        if request.headers.get(event_ids.HEADER):
+            raise Refusal.because(
+                codes.INVALID_EVENT_ID, event_ids.HEADER, "not used by the batch endpoint; give each event an event_id"
+            )
+        items, wrapper = await self._batch_items(request)
+        key = self._authenticate(request, wrapper)
+        received, ip, agent = _now_ms(), request[CLIENT_IP], request.headers.get(hdrs.USER_AGENT, "")
+        records: list[Record] = []
+        results: list[dict[str, Any]] = []
+        for index, fields in enumerate(items):
+            where = f"events[{index}]."
+            event_id = self._event_id(None, fields.get(event_ids.FIELD), where)
+            _check_item_key(fields.pop(API_KEY, None), key, where)
+            errors = self._validate(key, fields)
+            event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
+            records.append((event_id.encode(), encode_raw(event)))
+            results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
+        await self._publish(records, [r["code"] for r in results])
+        correct = all(not r["errors"] for r in results)
+        return self._answers.batch_saved(
+            codes.CORRECT_FORMAT_SAVED if correct else codes.INCORRECT_FORMAT_SAVED, results
+        )
+
+    async def _event_fields(self, request: web.Request) -> Fields:
+        """Body fields, then query-string fields the body does not have (as Laravel's input does)."""
+        content_type = request.content_type if hdrs.CONTENT_TYPE in request.headers else ""
+        try:
+            if content_type == parsing.MULTIPART:
+                self._check_declared_length(request)
+                fields = await _multipart_fields(request)
+            else:
+                fields = parsing.parse_event(content_type, await self._body(request))
+        except MediaTypeError as exc:
+            raise Refusal.because(codes.UNSUPPORTED_MEDIA_TYPE, "content_type", exc.reason) from None
+        except BodyError as exc:
+            raise Refusal.because(codes.MALFORMED_BODY, "body", exc.reason) from None
+        if request.query_string:
+            for name, value in request.query.items():
+                fields.setdefault(name, value)
+        return fields
+
+    async def _batch_items(self, request: web.Request) -> tuple[list[Fields], Fields]:
+        content_type = request.content_type if hdrs.CONTENT_TYPE in request.headers else ""
+        try:
+            items, wrapper = parsing.parse_batch(content_type, await self._body(request))
+        except MediaTypeError as exc:
+            raise Refusal.because(codes.UNSUPPORTED_MEDIA_TYPE, "content_type", exc.reason) from None
+        except BodyError as exc:
+            raise Refusal.because(codes.MALFORMED_BODY, "body", exc.reason) from None
+        limit = self._settings.batch_max_events
+        if len(items) > limit:
+            raise Refusal.because(
+                codes.TOO_MANY_EVENTS, "events", f"at most {limit} events per batch, got {len(items)}"
+            )
+        if not items:
+            raise Refusal.because(codes.MALFORMED_BODY, "events", "a batch needs at least one event")
+        return items, wrapper
+
+    async def _body(self, request: web.Request) -> bytes:
+        """The whole body, refused with 413 above ``max_body_bytes`` (declared or actual length)."""
+        self._check_declared_length(request)
+        try:
+            return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise _too_large(self._settings.max_body_bytes) from None
+
+    def _check_declared_length(self, request: web.Request) -> None:
+        limit = self._settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)
+
+    def _authenticate(self, request: web.Request, body: Mapping[str, Any]) -> ApiKey:
+        """The API key record, or a 401 refusal with the platform's code (100-103)."""
+        if not self._reference.ready.is_set():
+            raise unavailable("reference", "reference data is still loading")
+        secret = extract_api_key(request.headers, request.query if request.query_string else _NO_QUERY, body)
+        found = authenticate(secret, request[CLIENT_IP], SEND, self._reference.store)
+        if isinstance(found, ApiKey):
+            return found
+        raise Refusal(found)
+
+    def _event_id(self, header: str | None, field: object, where: str) -> str:
+        try:
+            given = event_ids.client_event_id(header, field)
+        except event_ids.EventIdError as exc:
+            raise Refusal.because(codes.INVALID_EVENT_ID, where + exc.source, exc.reason) from None
+        return given or self._new_id()
+
+    def _validate(self, key: ApiKey, fields: Fields) -> FieldErrors:
+        store, tenant = self._reference.store, key.tenant
+        return validate(fields, lambda product_id: store.product(tenant, product_id) is not None)
+
+    async def _publish(self, records: list[Record], answer_codes: list[int]) -> None:
+        """Wait for Kafka's acknowledgement; 503 (or 413 for an oversized record) otherwise."""
+        metrics, started = self._metrics, perf_counter()
+        try:
+            await self._publisher.publish(records)
+        except PublishError as exc:
+            metrics.publish_seconds.observe(perf_counter() - started, "failed")
+            metrics.kafka_errors.inc(exc.reason)
+            if exc.reason == TOO_LARGE:
+                raise Refusal.because(codes.BODY_TOO_LARGE, "body", "an event is larger than Kafka accepts") from None
+            raise unavailable("kafka", "the event store did not acknowledge in time") from None
+        metrics.publish_seconds.observe(perf_counter() - started, "acked")
+        for code in answer_codes:
+            metrics.events.inc(str(code))
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal.because(codes.BODY_TOO_LARGE, "body", f"the body is larger than {limit} bytes")
+
+
+def _check_item_key(item_key: object, key: ApiKey, where: str) -> None:
+    """A batch has one API key; an event may repeat it, but not name another one."""
+    if item_key is None or item_key == "":
+        return
+    if not isinstance(item_key, str) or hash_key(item_key.strip()) != key.key_sha256:
+        raise Refusal.because(codes.MALFORMED_BODY, where + API_KEY, "differs from the batch's API key")
+
+
+async def _multipart_fields(request: web.Request) -> Fields:
+    """``multipart/form-data`` text parts as fields (size-limited by ``client_max_size``)."""
+    try:
+        form = await request.post()
+    except web.HTTPRequestEntityTooLarge:
+        raise _too_large(request.client_max_size) from None
+    except ValueError as exc:
+        raise BodyError(f"the multipart body cannot be read: {exc}") from None
+    fields: Fields = {}
+    for name, value in form.items():
+        if not isinstance(value, str):
+            raise BodyError(f"{name}: file uploads are not accepted; send text values")
+        fields[name] = value
+    return fields

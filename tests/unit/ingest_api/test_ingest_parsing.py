@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from ingest_api.parsing import MAX_FIELDS, BodyError, MediaTypeError, parse_batch, parse_event
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+def test_form_keeps_blank_values_and_the_last_of_repeated_names() -> None:
+    assert parse_event(FORM, b"a=1&b=&a=2&c=%C3%A9+x") == {"a": "2", "b": "", "c": "é x"}
+
+
+def test_json_object_keeps_scalars_verbatim() -> None:
+    body = b'{"product_id": 1, "x": 1.5, "flag": true, "none": null, "t": "\\u00e9"}'
+    assert parse_event(JSON, body) == {"product_id": 1, "x": 1.5, "flag": True, "none": None, "t": "é"}
+
+
+def test_vendor_json_type_is_json() -> None:
+    assert parse_event("application/vnd.telemetry+json", b'{"a": "b"}') == {"a": "b"}
+
+
+def test_empty_body_has_no_fields_whatever_its_type() -> None:
+    assert parse_event("", b"") == {}
+    assert parse_event("application/octet-stream", b"") == {}
+
+
+def test_unknown_type_with_a_body_is_a_media_type_error() -> None:
+    with pytest.raises(MediaTypeError, match="text/plain is not accepted"):
+        parse_event("text/plain", b"x")
+    with pytest.raises(MediaTypeError, match="content type none"):
+        parse_event("", b"x")
+
+
+def test_too_many_fields() -> None:
+    form = "&".join(f"f{i}=1" for i in range(MAX_FIELDS + 1)).encode()
+    with pytest.raises(BodyError, match="more than"):
+        parse_event(FORM, form)
+    with pytest.raises(BodyError, match="more than"):
+        parse_event(JSON, ("{" + ",".join(f'"f{i}":1' for i in range(MAX_FIELDS + 1)) + "}").encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"a": [1]}', "a: must be a string"),
+        (b'{"a": -Infinity}', "not valid JSON"),
+        (b'"text"', "must be a JSON object"),
+    ],
+)
+def test_json_bodies_the_event_cannot_carry(body: bytes, message: str) -> None:
+    with pytest.raises(BodyError, match=message):
+        parse_event(JSON, body)
+
+
+def test_batch_array_wrapper_and_ndjson() -> None:
+    assert parse_batch(JSON, b'[{"a": 1}, {}]') == ([{"a": 1}, {}], {})
+    assert parse_batch(JSON, b'{"api_key": "k", "events": [{"a": 1}]}') == ([{"a": 1}], {"api_key": "k"})
+    assert parse_batch("application/x-ndjson", b'{"a": 1}\n\n  \n{"b": 2}') == ([{"a": 1}, {"b": 2}], {})
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        (JSON, b'{"events": {"a": 1}}', "a batch is a JSON array"),
+        (JSON, b'{"api_key": "k"}', "a batch is a JSON array"),
+        (JSON, b'{"events": [], "other": 1}', "unknown batch member 'other'"),
+        (JSON, b'[{"a": 1}, "x"]', r"events\[1\] must be a JSON object"),
+        (JSON, b'[{"a": {"b": 1}}]', r"events\[0\]\.a: must be a string"),
+        ("application/x-ndjson", b'{"a": 1}\n[1]', r"events\[1\] must be a JSON object"),
+        ("application/x-ndjson", b'{"a": 1}\n{oops', "line 2 is not valid JSON"),
+    ],
+)
+def test_bad_batches(content_type: str, body: bytes, message: str) -> None:
+    with pytest.raises(BodyError, match=message):
+        parse_batch(content_type, body)
+
+
+def test_batch_of_form_is_a_media_type_error() -> None:
+    with pytest.raises(MediaTypeError):
+        parse_batch(FORM, b"a=1")

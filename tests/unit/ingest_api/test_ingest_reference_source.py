@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ingest_api import reference_source
+from ingest_api.reference_source import FixedReference, keep_loading
+from telemetry_core.reference import ReferenceStore
+
+
+class FlakySource:
+    """Fails ``failures`` times, then loads."""
+
+    def __init__(self, failures: int) -> None:
+        self.store = ReferenceStore()
+        self.ready = asyncio.Event()
+        self.failures = failures
+        self.stops = 0
+
+    async def start(self) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker away")
+        self.ready.set()
+
+    async def stop(self) -> None:
+        self.stops += 1
+
+
+async def test_keeps_loading_until_the_source_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reference_source, "RETRY_S", (0.01, 0.01))
+    source = FlakySource(failures=3)
+    await asyncio.wait_for(keep_loading(source), timeout=5)
+    assert source.ready.is_set()
+    assert source.stops == 3  # each failed attempt released what it had opened
+
+
+async def test_fixed_reference_is_ready_at_once() -> None:
+    assert FixedReference(ReferenceStore()).ready.is_set()

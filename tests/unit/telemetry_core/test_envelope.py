@@ -1,0 +1,74 @@
+"""The signed envelope: exact signed bytes, signature round trip, the signature cache."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from telemetry_core.envelope import EnvelopeSigner, response_bytes
+from telemetry_core.settings import Settings
+from telemetry_core.signing import Signer, load_or_create_signer, verify
+
+SPEC_830 = base64.b64decode(
+    "eyJjb2RlIjo4MzAsIm1lc3NhZ2UiOiJDb3JyZWN0IGZvcm1hdCBkYXRhIHNhdmVkIiwiZXJyb3JzIjpbXSwidGltZXN0YW1wIjoxNzA4OTk5MTQwfQ=="
+)
+
+
+@pytest.fixture(scope="module")
+def signer(tmp_path_factory: pytest.TempPathFactory) -> Signer:
+    return load_or_create_signer(Settings(data_dir=tmp_path_factory.mktemp("envelope")))
+
+
+def test_spec_830_bytes() -> None:
+    response = {"code": 830, "message": "Correct format data saved", "errors": [], "timestamp": 1708999140}
+    assert response_bytes(response) == SPEC_830
+
+
+def test_response_bytes_are_ascii_and_compact() -> None:
+    assert response_bytes({"message": "é", "a": [1, 2]}) == b'{"message":"\\u00e9","a":[1,2]}'
+
+
+def test_envelope_round_trip(signer: Signer) -> None:
+    response = {"code": 830, "message": "Correct format data saved", "errors": [], "timestamp": 1708999140}
+    raw = EnvelopeSigner(signer).envelope(response)
+    body = json.loads(raw)
+    assert list(body) == ["response", "response_base64", "private_key_used", "signature"]
+    assert body["response"] == response
+    assert base64.b64decode(body["response_base64"]) == SPEC_830
+    assert body["private_key_used"] == "global"
+    assert verify(signer.public_key_pem, SPEC_830, body["signature"])
+    assert raw.startswith(b'{"response":' + SPEC_830 + b",")
+
+
+def test_equal_bodies_are_signed_once(signer: Signer) -> None:
+    envelopes = EnvelopeSigner(signer)
+    first = envelopes.envelope({"code": 1, "timestamp": 5})
+    assert envelopes.envelope({"code": 1, "timestamp": 5}) is first
+    envelopes.envelope({"code": 1, "timestamp": 6})
+    assert (envelopes.hits, envelopes.misses) == (1, 2)
+
+
+def test_cache_is_bounded_in_entries_and_body_size(signer: Signer) -> None:
+    envelopes = EnvelopeSigner(signer, cache_size=2, max_cached_bytes=100)
+    for stamp in (1, 2, 3):
+        envelopes.envelope({"timestamp": stamp})
+    envelopes.envelope({"timestamp": 1})
+    assert envelopes.hits == 0
+    big = {"data": "x" * 200, "timestamp": 1}
+    first = envelopes.envelope(big)
+    assert envelopes.envelope(big) == first
+    assert envelopes.hits == 0
+
+
+def test_answer_stamps_the_current_second(signer: Signer) -> None:
+    body = json.loads(EnvelopeSigner(signer).answer(200, "Success", errors=[]))
+    assert list(body["response"]) == ["code", "message", "errors", "timestamp"]
+    assert isinstance(body["response"]["timestamp"], int)
+
+
+def test_private_key_used_comes_from_the_key_id(tmp_path: Path) -> None:
+    signer = load_or_create_signer(Settings(data_dir=tmp_path, signing_key_id="tenant-7"))
+    assert json.loads(EnvelopeSigner(signer).answer(200, "Success"))["private_key_used"] == "tenant-7"

@@ -1,0 +1,144 @@
+"""The 831 field errors: platform field order, messages, and the spec's example byte for byte."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from telemetry_core.envelope import response_bytes
+from telemetry_core.validation import FIELD_ORDER, parse_number, present, validate
+
+SPEC_831_BASE64 = (
+    "eyJjb2RlIjo4MzEsIm1lc3NhZ2UiOiJJbmNvcnJlY3QgZm9ybWF0IGRhdGEgc2F2ZWQiLCJlcnJvcnMiOnsicHJvZHVjdF9pZCI6WyJUaGUgc2Vs"
+    "ZWN0ZWQgcHJvZHVjdCBpZCBpcyBpbnZhbGlkLiJdLCJ1c2VyX2lkZW50aWZpZXIiOlsiVGhlIHVzZXIgaWRlbnRpZmllciBmaWVsZCBpcyByZXF1"
+    "aXJlZC4iXSwibGljZW5zZV9rZXkiOlsiVGhlIGxpY2Vuc2Uga2V5IGZpZWxkIGlzIHJlcXVpcmVkLiJdLCJhY3RpdmF0aW9uX2lkZW50aWZpZXIi"
+    "OlsiVGhlIGFjdGl2YXRpb24gaWRlbnRpZmllciBmaWVsZCBpcyByZXF1aXJlZC4iXSwicHJvZHVjdF92ZXJzaW9uIjpbIlRoZSBwcm9kdWN0IHZl"
+    "cnNpb24gZmllbGQgaXMgcmVxdWlyZWQuIl0sImRhdGFfdHlwZSI6WyJUaGUgZGF0YSB0eXBlIGZpZWxkIGlzIHJlcXVpcmVkLiJdLCJkYXRhX2dy"
+    "b3VwIjpbIlRoZSBkYXRhIGdyb3VwIGZpZWxkIGlzIHJlcXVpcmVkLiJdfSwidGltZXN0YW1wIjoxNzA4OTk5MDU3fQ=="
+)
+
+CORRECT = {
+    "data_type": "numeric-single-value",
+    "numeric_data_single_value": "50",
+    "product_id": "1",
+    "user_identifier": "554dddsqfqs4dqd5qsd74q",
+    "license_key": "9cc2cc83-4c74-49f9-98f5-f0e1c1eb1541",
+    "activation_identifier": "12135644",
+    "product_version": "1.0.1",
+    "data_group": "test_group",
+}
+
+
+def known_product(product_id: str) -> bool:
+    return product_id == "1"
+
+
+def test_spec_831_example_errors_byte_for_byte() -> None:
+    errors = validate({"api_key": "k", "product_id": "unknown"}, known_product)
+    signed = response_bytes(
+        {"code": 831, "message": "Incorrect format data saved", "errors": errors, "timestamp": 1708999057}
+    )
+    assert signed == base64.b64decode(SPEC_831_BASE64)
+
+
+def test_spec_correct_example_has_no_errors() -> None:
+    assert validate(CORRECT, known_product) == {}
+
+
+def test_errors_follow_the_platform_field_order() -> None:
+    errors = validate({"data_type": "numeric-xy-axis"}, known_product)
+    assert list(errors) == [name for name in FIELD_ORDER if name in errors]
+    assert list(errors)[-3:] == ["numeric_data_x", "numeric_data_y", "data_group"]
+
+
+def _case(**changes: Any) -> dict[str, Any]:
+    fields = dict(CORRECT)
+    for name, value in changes.items():
+        if value is None:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (_case(product_id=None), {"product_id": ["The product id field is required."]}),
+        (_case(product_id="  "), {"product_id": ["The product id field is required."]}),
+        (_case(product_id="2"), {"product_id": ["The selected product id is invalid."]}),
+        (_case(product_id=1), {}),
+        (_case(data_type="graph"), {"data_type": ["The selected data type is invalid."]}),
+        (_case(data_type=None), {"data_type": ["The data type field is required."]}),
+        (
+            _case(numeric_data_single_value=None),
+            {
+                "numeric_data_single_value": [
+                    "The numeric data single value field is required when data type is numeric-single-value."
+                ]
+            },
+        ),
+        (
+            _case(numeric_data_single_value="abc"),
+            {"numeric_data_single_value": ["The numeric data single value field must be a number."]},
+        ),
+        (_case(numeric_data_single_value=" -1.5e3 "), {}),
+        (_case(numeric_data_single_value=7), {}),
+        (
+            _case(numeric_data_single_value=True),
+            {"numeric_data_single_value": ["The numeric data single value field must be a number."]},
+        ),
+        (
+            _case(data_type="numeric-xy-axis", numeric_data_single_value=None),
+            {
+                "numeric_data_x": ["The numeric data x field is required when data type is numeric-xy-axis."],
+                "numeric_data_y": ["The numeric data y field is required when data type is numeric-xy-axis."],
+            },
+        ),
+        (_case(data_type="numeric-xy-axis", numeric_data_x="1", numeric_data_y="2"), {}),
+        (_case(data_type="text", text_data="hello"), {}),
+        (_case(data_type="text"), {"text_data": ["The text data field is required when data type is text."]}),
+        (
+            _case(data_type="text", text_data="x" * 65_536),
+            {"text_data": ["The text data field must not be greater than 65535 characters."]},
+        ),
+        (
+            _case(data_group="g" * 256),
+            {"data_group": ["The data group field must not be greater than 255 characters."]},
+        ),
+        (_case(user_identifier=True), {"user_identifier": ["The user identifier field must be a string."]}),
+        (_case(license_key=None), {"license_key": ["The license key field is required."]}),
+    ],
+)
+def test_validation_table(fields: dict[str, Any], expected: dict[str, list[str]]) -> None:
+    assert validate(fields, known_product) == expected
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert validate({**CORRECT, "colour": "red"}, known_product) == {}
+
+
+@pytest.mark.parametrize(
+    ("value", "given"), [(None, False), ("", False), ("  ", False), ("0", True), (0, True), (False, True)]
+)
+def test_present(value: object, given: bool) -> None:
+    assert present(value) is given
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        ("1", 1.0),
+        (" 2.5 ", 2.5),
+        (".5", 0.5),
+        ("1e3", 1000.0),
+        ("1e999", None),
+        ("nan", None),
+        ("0x10", None),
+        (True, None),
+    ],
+)
+def test_parse_number(value: object, number: float | None) -> None:
+    assert parse_number(value) == number
