@@ -21,11 +21,17 @@ def extract_api_key(headers: Mapping[str, str], query: Mapping[str, str], body: 
 
 
 def client_ip(peer: str | None, headers: Mapping[str, str], trust_forwarded_for: bool) -> str:
-    """The client address: the socket peer, or the first valid X-Forwarded-For hop when trusted."""
+    """The client address: the socket peer, or, behind a trusted proxy, the last X-Forwarded-For hop.
+
+    A proxy appends the address it saw, so only the last hop is vouched for; earlier hops are
+    whatever the client sent and would let it choose its own address (and pass an IP allow-list).
+    An unparsable last hop falls back to the peer.
+    """
     if trust_forwarded_for:
-        for hop in headers.get("X-Forwarded-For", "").split(","):
+        hops = [hop.strip() for hop in headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+        if hops:
             try:
-                return str(ipaddress.ip_address(hop.strip()))
+                return str(ipaddress.ip_address(hops[-1]))
             except ValueError:
-                continue
+                pass
     return peer or ""

@@ -67,7 +67,8 @@ class Settings:
     max_body_bytes: int = field(default=1_048_576, metadata=_doc("largest request body accepted (413 above)"))
     batch_max_events: int = field(default=1000, metadata=_doc("most events in one batch request"))
     trust_forwarded_for: bool = field(
-        default=False, metadata=_doc("take the client IP from X-Forwarded-For (behind a trusted proxy only)")
+        default=False,
+        metadata=_doc("take the client IP from the last X-Forwarded-For hop (only behind a proxy that appends it)"),
     )
 
     flagger_batch_size: int = field(default=2000, metadata=_doc("events per flagger batch"))
