@@ -59,7 +59,7 @@ class ReferenceFeed:
             found = consumer.partitions_for_topic(REFERENCE)
             if found:
                 return set(found)
-            await consumer._client.force_metadata_update()
+            await consumer.topics()  # refreshes the cluster metadata
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {REFERENCE} does not exist; run `telemetry-admin create-topics`")
 
