@@ -59,7 +59,9 @@ class ReferenceFeed:
             found = consumer.partitions_for_topic(REFERENCE)
             if found:
                 return set(found)
-            await consumer.topics()  # refreshes the cluster metadata
+            # aiokafka has no public call that refreshes the consumer's own metadata view
+            # (consumer.topics() fetches into a separate object), hence the private client.
+            await consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {REFERENCE} does not exist; run `telemetry-admin create-topics`")
 
