@@ -18,8 +18,10 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaError
 
+from ingest_api.errors import TOO_LARGE, PublishError
+from ingest_api.flusher import RecordFlusher
 from telemetry_core.settings import Settings
 from telemetry_core.topics import RAW
 
@@ -32,19 +34,10 @@ STALE_AFTER_S = 3 * PROBE_INTERVAL_S
 CONNECT_BACKOFF_S = (0.5, 5.0)
 LINGER_MS = 0
 MAX_BATCH_BYTES = 256 * 1024
+MAX_REQUEST_BYTES = 1_048_576  # aiokafka's default, named: the flusher checks records against it
+MAX_BUFFERED_BYTES = 16 * 1024 * 1024  # records waiting for the next flush; 503 "backlog" past it
 
-TOO_LARGE = "too_large"
-
-
-class PublishError(Exception):
-    """Kafka did not acknowledge in time or refused; ``reason`` is a metric label.
-
-    ``TOO_LARGE`` is the one permanent refusal (a record over the broker's size limit).
-    """
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+__all__ = ["TOO_LARGE", "KafkaPublisher", "MemoryPublisher", "PublishError", "Publisher", "Record"]
 
 
 class Publisher(Protocol):
@@ -90,11 +83,11 @@ def key_partitioner(key: bytes | None, all_partitions: list[int], available: lis
 
 
 def kafka_producer(settings: Settings) -> AIOKafkaProducer:
-    """The idempotent acks=all producer.
+    """The idempotent acks=all producer (``RecordFlusher`` hands it whole batches).
 
-    No linger: while a partition's produce request is in flight (one at a time with
-    idempotence), the records of concurrent requests fill its next batch anyway; a linger
-    only added latency and lowered throughput in bench/ingest.py.
+    No linger: while a produce request is in flight (one per broker at a time with
+    idempotence), the records of concurrent requests gather in the flusher's buffer anyway; a
+    linger only added latency and lowered throughput in bench/ingest.py.
     """
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
@@ -103,13 +96,15 @@ def kafka_producer(settings: Settings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=LINGER_MS,
         max_batch_size=MAX_BATCH_BYTES,
+        max_request_size=MAX_REQUEST_BYTES,
         partitioner=key_partitioner,
         request_timeout_ms=max(30_000, int(settings.publish_timeout_s * 2000)),
     )
 
 
 class KafkaPublisher:
-    """Publishes to ``telemetry.raw.v1``, keyed by event id (same id, same partition).
+    """Publishes to ``telemetry.raw.v1``, keyed by event id (same id, same partition), through
+    a ``RecordFlusher``: the records of concurrent requests share one batch per partition.
 
     ``start`` returns at once: the producer connects in the background (retrying), so the
     service answers 503 rather than refusing to start while Kafka is away. Readiness means
@@ -122,6 +117,7 @@ class KafkaPublisher:
         self._factory = factory
         self._timeout_s = settings.publish_timeout_s
         self._producer: Any = None
+        self._flusher: RecordFlusher | None = None
         self._last_ok = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
@@ -129,10 +125,14 @@ class KafkaPublisher:
         self._task = asyncio.create_task(self._run(), name="kafka-publisher")
 
     async def stop(self) -> None:
-        """Stop probing, then flush what is in flight and close (pending sends are delivered)."""
+        """Stop probing, send what is buffered (up to ``timeout_s``), then close the producer
+        (which delivers what is in flight)."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._flusher is not None:
+            flusher, self._flusher = self._flusher, None
+            await flusher.stop(self._timeout_s)
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
@@ -145,28 +145,23 @@ class KafkaPublisher:
         return None
 
     async def publish(self, records: Sequence[Record]) -> None:
-        producer = self._producer
-        if producer is None:
+        """Hand ``records`` to the flusher and wait for their acknowledgement; the flusher fails
+        them with ``PublishError("timeout")`` within ``timeout_s`` (and drops them if not sent yet)."""
+        flusher = self._flusher
+        if flusher is None:
             raise PublishError("not_connected")
-        topic = self._topic
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                if len(records) == 1:
-                    key, value = records[0]
-                    await (await producer.send(topic, value, key=key))
-                else:
-                    futures = [await producer.send(topic, value, key=key) for key, value in records]
-                    await asyncio.gather(*futures)
-        except TimeoutError:
-            raise PublishError("timeout") from None
-        except MessageSizeTooLargeError:
-            raise PublishError(TOO_LARGE) from None
-        except KafkaError as exc:
-            log.warning("Kafka refused a publish: %s", type(exc).__name__)
-            raise PublishError("kafka_error") from exc
+        await flusher.add(records)
 
     async def _run(self) -> None:
         self._producer = await self._connect()
+        self._flusher = RecordFlusher(
+            self._producer,
+            self._topic,
+            key_partitioner,
+            wait_s=self._timeout_s,
+            max_bytes=MAX_BUFFERED_BYTES,
+            max_record_bytes=MAX_REQUEST_BYTES,
+        )
         self._last_ok = time.monotonic()
         log.info("connected to Kafka at %s", self._settings.kafka_bootstrap)
         while True:

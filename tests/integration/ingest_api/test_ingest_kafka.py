@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from deploy.local.ports import free_ports
 from ingest_api.app import create_app
@@ -127,6 +128,48 @@ async def test_retry_with_the_same_id_keeps_key_and_partition(client: Client, pi
     found = await _raw_events(pipeline_settings, event_id, 2)
     assert len({partition for partition, _ in found}) == 1
     assert {event.event_id for _, event in found} == {event_id}
+
+
+async def test_concurrent_sends_are_each_saved_once_on_their_keys_partition(
+    client: Client, pipeline_settings: Settings
+) -> None:
+    """Concurrent requests share the flusher's record batches: every one is acknowledged, and
+    each event is on the partition Kafka's default partitioner picks for its id, once."""
+    ids = [f"together-{uuid.uuid4().hex}" for _ in range(200)]
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    responses = await asyncio.gather(
+        *(client.post(SEND, json={"data_group": "g"}, headers={**auth, "Idempotency-Key": i}) for i in ids)
+    )
+    assert [r.status for r in responses] == [200] * len(ids)
+    found = await _partitions_of(pipeline_settings, set(ids))
+    partitions = list(range(pipeline_settings.topic_partitions))
+    expected = {i: [DefaultPartitioner()(i.encode(), partitions, partitions)] for i in ids}
+    assert found == expected
+
+
+async def _partitions_of(settings: Settings, keys: set[str]) -> dict[str, list[int]]:
+    """For each of ``keys``, the partitions of the raw topic's messages with that key."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(RAW, p) for p in range(settings.topic_partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: dict[str, list[int]] = {}
+        ends = await consumer.end_offsets(partitions)
+
+        async def collect() -> bool:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    key = (record.key or b"").decode()
+                    if key in keys:
+                        found.setdefault(key, []).append(tp.partition)
+            return all([await consumer.position(tp) >= ends[tp] for tp in partitions])
+
+        await _until("the raw topic read to its end", collect, timeout=30)
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def test_key_applied_with_the_admin_cli_works_without_restart(

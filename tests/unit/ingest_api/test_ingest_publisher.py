@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from aiokafka.errors import KafkaConnectionError
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
@@ -23,8 +23,17 @@ class FakeClient:
         return True
 
 
+class FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes]] = []
+
+    def append(self, *, timestamp: int | None, key: bytes, value: bytes) -> object | None:
+        self.records.append((key, value))
+        return object()
+
+
 class FakeProducer:
-    """Acknowledges at once unless told to stall or fail."""
+    """Acknowledges each batch at once unless told to stall or fail."""
 
     def __init__(self, fail_start: int = 0) -> None:
         self.fail_start = fail_start
@@ -46,14 +55,17 @@ class FakeProducer:
     async def partitions_for(self, topic: str) -> set[int]:
         return {0}
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future[Any]:
+    def create_batch(self) -> FakeBatch:
+        return FakeBatch()
+
+    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> asyncio.Future[Any]:
         if self.send_error is not None:
             raise self.send_error
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.error is not None:
             future.set_exception(self.error)
         elif not self.stalled:
-            self.sent.append((topic, key, value))
+            self.sent += [(topic, key, value) for key, value in batch.records]
             future.set_result(None)
         return future
 
@@ -97,13 +109,10 @@ async def test_no_acknowledgement_within_the_timeout_is_a_publish_error(settings
 
 
 @pytest.mark.parametrize(
-    ("where", "error", "reason"),
-    [
-        ("future", KafkaConnectionError("gone"), "kafka_error"),
-        ("send", MessageSizeTooLargeError(), "too_large"),
-    ],
+    ("where", "error"),
+    [("future", KafkaConnectionError("gone")), ("send", KafkaConnectionError("closed")), ("future", RuntimeError())],
 )
-async def test_kafka_errors_are_publish_errors(settings: Settings, where: str, error: Exception, reason: str) -> None:
+async def test_kafka_errors_are_publish_errors(settings: Settings, where: str, error: Exception) -> None:
     producer = FakeProducer()
     publisher = await started(settings, producer)
     if where == "future":
@@ -112,7 +121,18 @@ async def test_kafka_errors_are_publish_errors(settings: Settings, where: str, e
         producer.send_error = error
     with pytest.raises(PublishError) as caught:
         await publisher.publish([(b"k", b"v")])
-    assert caught.value.reason == reason
+    assert caught.value.reason == "kafka_error"
+    await publisher.stop()
+
+
+async def test_a_record_over_the_request_limit_is_too_large_and_nothing_is_sent(settings: Settings) -> None:
+    producer = FakeProducer()
+    publisher = await started(settings, producer)
+    huge = b"x" * publisher_module.MAX_REQUEST_BYTES
+    with pytest.raises(PublishError) as caught:
+        await publisher.publish([(b"k1", b"v"), (b"k2", huge)])
+    assert caught.value.reason == "too_large"
+    assert producer.sent == []
     await publisher.stop()
 
 
