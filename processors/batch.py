@@ -1,0 +1,80 @@
+"""What a worker reads and writes: source messages, a batch of them, and output records.
+
+A batch holds messages of one consumer generation, each partition's messages in offset order.
+``commit_offsets`` is what committing the batch means: for every partition it touched, the
+next offset to read is one past the last message of the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    """One Kafka record as consumed; ``generation`` is the consumer-group generation it was read in."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    generation: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    """A record to produce: topic, key, value, headers."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Headers = ()
+
+
+@dataclass
+class SourceBatch:
+    """Messages read in one generation, in arrival order (per partition: offset order)."""
+
+    generation: int
+    messages: list[SourceMessage] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def ranges(self) -> dict[TopicPartition, tuple[int, int]]:
+        """First and last offset of every partition in the batch."""
+        found: dict[TopicPartition, tuple[int, int]] = {}
+        for m in self.messages:
+            tp = TopicPartition(m.topic, m.partition)
+            first = found[tp][0] if tp in found else m.offset
+            found[tp] = (first, m.offset)
+        return found
+
+    def commit_offsets(self) -> dict[TopicPartition, int]:
+        """The offsets to commit once the batch's output is durable (last offset + 1)."""
+        return {tp: last + 1 for tp, (_, last) in self.ranges().items()}
+
+
+def dedup_token(batch: SourceBatch) -> str:
+    """The insert_deduplication_token of a batch: every partition's offset range, in partition
+    order, plus a digest of the keys (event ids) read. The same token is produced only when the
+    same records are read again; the digest keeps a recreated topic (offsets restarting at 0)
+    from colliding with an old token inside ClickHouse's deduplication window."""
+    ranges = sorted(batch.ranges().items())
+    spans = ",".join(f"{tp.topic}/{tp.partition}:{first}-{last}" for tp, (first, last) in ranges)
+    digest = hashlib.blake2b(digest_size=16)
+    for m in batch.messages:
+        digest.update(m.key or b"")
+        digest.update(b"\n")
+    return f"{spans}#{digest.hexdigest()}"

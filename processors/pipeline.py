@@ -1,0 +1,227 @@
+"""The loop every worker runs: read -> batch -> process (decode, transform, write) -> commit.
+
+    intake:  faust stream -> SourceMessage -> Batcher (blocks when 2 batches are pending)
+    loop:    Batcher.next_batch(size, seconds)          size- and time-bounded
+             drop messages of an older generation        re-read after the rebalance's seek
+             stage.process(batch)                        decode, transform, write; retried
+             group.commit(batch.commit_offsets())        only now
+
+What a commit means: for each partition in the batch, the offset after the batch's last message
+is committed to Kafka, once the stage's output for *every* message up to it is durable (flagged
+records and dead letters acknowledged by Kafka with acks=all; rows accepted by ClickHouse).
+Faust's own acking is switched off for the source topics (``acks=False``): faust acks a message
+when a ``take()`` buffer is released, even when the batch failed, and acks messages it skips
+during a rebalance, so its bookkeeping could commit past unprocessed data. The worker therefore
+commits explicit offsets through faust's consumer, never an offset it has not processed.
+
+Failures: a storage or publish error is retried with backoff while intake stops (backpressure:
+faust's buffers fill and it pauses the partitions). A rebalance abandons an in-flight batch
+(its partitions are re-read from the last commit by whoever owns them next); before giving up
+partitions the worker flushes and commits what it holds (``on_revoke``). Anything else
+(including ``DeadLetterRatioExceeded``) propagates: the worker stops without committing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from typing import Protocol, TypeVar
+
+from processors.batch import SourceBatch, SourceMessage, TopicPartition
+from processors.errors import BatchAbandoned, PublishFailed, StorageError
+from processors.metrics import WorkerMetrics
+from processors.writer import Backoff
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+REVOKE_FLUSH_TIMEOUT_S = 10.0
+
+
+class ConsumerGroup(Protocol):
+    """The worker's view of its consumer group (faust's consumer in production)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
+        """Commit exactly these offsets; False if the group rebalanced meanwhile."""
+        ...
+
+    def highwater(self, tp: TopicPartition) -> int | None: ...
+
+
+class Retry(Protocol):
+    """Runs ``attempt`` until it succeeds (see ``BatchLoop.retry``)."""
+
+    async def __call__(self, batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T: ...
+
+
+class Stage(Protocol):
+    """What a worker does with a batch; returns once the output is durable."""
+
+    async def process(self, batch: SourceBatch, retry: Retry) -> None: ...
+
+
+class Batcher:
+    """Bounded hand-off between the faust stream and the batch loop. ``put`` wakes the loop only
+    when a batch is complete (not per message: a wake-up costs more than the message)."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.max_pending = max_pending
+        self._items: deque[tuple[float, SourceMessage]] = deque()  # (arrival, message)
+        self._ready = asyncio.Event()  # set when len(items) >= _want, or on flush_now
+        self._room = asyncio.Event()  # set when a batch was taken
+        self._want = 1
+        self._flush = False
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    async def put(self, message: SourceMessage) -> None:
+        while len(self._items) >= self.max_pending:
+            self._room.clear()
+            await self._room.wait()
+        self._items.append((time.monotonic(), message))
+        if len(self._items) >= self._want:
+            self._ready.set()
+
+    def flush_now(self) -> None:
+        """Make the pending ``next_batch`` return what it has without waiting."""
+        self._flush = True
+        self._ready.set()
+
+    async def next_batch(self, max_size: int, max_seconds: float) -> list[SourceMessage]:
+        """Up to ``max_size`` messages: as soon as that many are pending, or ``max_seconds``
+        after the oldest of them arrived, or at once after ``flush_now``."""
+        self._want = 1
+        while not self._items:
+            self._ready.clear()
+            await self._ready.wait()
+        remaining = self._items[0][0] + max_seconds - time.monotonic()
+        if len(self._items) < max_size and not self._flush and remaining > 0:
+            self._want = max_size
+            self._ready.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), remaining)
+        self._flush = False
+        self._want = 1
+        batch = [self._items.popleft()[1] for _ in range(min(max_size, len(self._items)))]
+        self._room.set()
+        return batch
+
+
+class BatchLoop:
+    """Runs one stage over a stream of source messages, committing after each durable batch."""
+
+    def __init__(
+        self,
+        stage: Stage,
+        group: ConsumerGroup,
+        metrics: WorkerMetrics,
+        *,
+        batch_size: int,
+        batch_seconds: float,
+        backoff: Callable[[], Backoff] = Backoff,
+    ) -> None:
+        self.stage, self.group, self.metrics = stage, group, metrics
+        self.batch_size, self.batch_seconds = batch_size, batch_seconds
+        self.batcher = Batcher(2 * batch_size)
+        self.committed: dict[TopicPartition, int] = {}
+        self._backoff = backoff
+        self._busy = False
+
+    async def run(self, messages: AsyncIterable[SourceMessage]) -> None:
+        """Until cancelled or a non-retryable error, which is raised."""
+        tasks = [asyncio.create_task(self._intake(messages)), asyncio.create_task(self._loop())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _intake(self, messages: AsyncIterable[SourceMessage]) -> None:
+        async for message in messages:
+            await self.batcher.put(message)
+
+    async def _loop(self) -> None:
+        while True:
+            messages = await self.batcher.next_batch(self.batch_size, self.batch_seconds)
+            generation = self.group.generation
+            batch = SourceBatch(generation, [m for m in messages if m.generation == generation])
+            if batch.messages:
+                self._busy = True
+                try:
+                    await self._handle(batch)
+                finally:
+                    self._busy = False
+
+    async def _handle(self, batch: SourceBatch) -> None:
+        started = time.perf_counter()
+        try:
+            await self.stage.process(batch, self.retry)
+        except BatchAbandoned as exc:
+            log.info("batch of %d messages abandoned: %s", len(batch), exc)
+            return
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        await self._commit(batch)
+
+    async def _commit(self, batch: SourceBatch) -> None:
+        if self.group.generation != batch.generation:
+            log.info("not committing a batch of %d: the group rebalanced while it was written", len(batch))
+            return
+        offsets = batch.commit_offsets()
+        if await self.group.commit(offsets):
+            self.committed.update(offsets)
+            self.metrics.commits.inc()
+        else:
+            log.info("commit of %s refused (rebalance); the next owner re-reads those messages", offsets)
+
+    async def retry(self, batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()`` until it succeeds; storage and publish errors are retried with backoff,
+        while the batch's generation is current (``BatchAbandoned`` otherwise)."""
+        backoff = self._backoff()
+        while True:
+            try:
+                result = await attempt()
+            except (StorageError, PublishFailed) as exc:
+                self.metrics.retries.inc(operation)
+                self.metrics.backpressure.set(1)
+                delay = backoff.next_delay()
+                if backoff.attempt == 1 or backoff.attempt % 10 == 0:
+                    log.warning(
+                        "%s failed (attempt %d), retrying in %.1f s: %s", operation, backoff.attempt, delay, exc
+                    )
+                await asyncio.sleep(delay)
+                if self.group.generation != batch.generation:
+                    raise BatchAbandoned(f"the group rebalanced while {operation} was retried") from exc
+                continue
+            self.metrics.backpressure.set(0)
+            return result
+
+    async def on_revoke(self, timeout_s: float = REVOKE_FLUSH_TIMEOUT_S) -> None:
+        """Partitions are about to be taken away: write and commit what is pending, within
+        ``timeout_s`` (the rebalance waits for this); what is left is re-read by the next owner."""
+        deadline = time.monotonic() + timeout_s
+        self.batcher.flush_now()
+        while (self._busy or len(self.batcher)) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+            if len(self.batcher) and not self._busy:
+                self.batcher.flush_now()
+
+    def lag(self) -> dict[tuple[str, ...], float]:
+        """Per partition: high-water mark minus the committed offset (for the metrics gauge)."""
+        found: dict[tuple[str, ...], float] = {}
+        for tp, offset in self.committed.items():
+            high = self.group.highwater(tp)
+            if high is not None:
+                found[(tp.topic, str(tp.partition))] = float(max(0, high - offset))
+        return found
