@@ -46,7 +46,6 @@ SINK_GROUP = "telemetry-sink"
 SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 3.0
 REBALANCE_TIMEOUT_S = 30.0
-METRICS_HOST = "0.0.0.0"  # scraped by Prometheus from outside the host or pod
 
 
 @dataclass(frozen=True)
@@ -142,11 +141,12 @@ class Worker:
         metrics: WorkerMetrics,
         resources: Sequence[Resource],
         metrics_port: int,
+        metrics_host: str,
     ) -> None:
         self.app, self.loop, self.resources = app, loop, list(resources)
         self.ready = asyncio.Event()
         self.failure: str | None = None
-        self.site = MetricsSite(metrics.registry, METRICS_HOST, metrics_port, lambda: self.failure)
+        self.site = MetricsSite(metrics.registry, metrics_host, metrics_port, lambda: self.failure)
         metrics.lag.source = loop.lag
         topic = app.topic(source_topic, key_serializer="raw", value_serializer="raw", acks=False)
         self.agent = app.agent(topic, name=f"{app.conf.id}.batches", supervisor_strategy=mode.CrashingSupervisor)(
@@ -228,7 +228,15 @@ def build_flagger(settings: Settings, stream_names: Names, *, publisher: Publish
         batch_seconds=settings.flagger_batch_seconds,
     )
     resources: list[Resource] = [ReferenceFeed(settings, store), publisher]
-    return Worker(app, stream_names.topics.raw, loop, metrics, resources, settings.flagger_metrics_port)
+    return Worker(
+        app,
+        stream_names.topics.raw,
+        loop,
+        metrics,
+        resources,
+        settings.flagger_metrics_port,
+        settings.worker_metrics_host,
+    )
 
 
 def build_sink(
@@ -254,4 +262,12 @@ def build_sink(
         batch_seconds=settings.sink_batch_seconds,
     )
     resources: list[Resource] = [publisher, _Closing(writer)]
-    return Worker(app, stream_names.topics.flagged, loop, metrics, resources, settings.sink_metrics_port)
+    return Worker(
+        app,
+        stream_names.topics.flagged,
+        loop,
+        metrics,
+        resources,
+        settings.sink_metrics_port,
+        settings.worker_metrics_host,
+    )

@@ -54,6 +54,10 @@ class Settings:
     ingest_port: int = field(default=8080, metadata=_doc("ingest API port"))
     query_host: str = field(default="127.0.0.1", metadata=_doc("query API bind address"))
     query_port: int = field(default=8081, metadata=_doc("query API port"))
+    worker_metrics_host: str = field(
+        default="127.0.0.1",
+        metadata=_doc("bind address of the workers' metrics and health endpoints (0.0.0.0 in a pod)"),
+    )
     flagger_metrics_port: int = field(default=9101, metadata=_doc("flagger worker's metrics port"))
     sink_metrics_port: int = field(default=9102, metadata=_doc("ClickHouse sink worker's metrics port"))
 

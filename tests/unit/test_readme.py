@@ -1,0 +1,28 @@
+"""README.md is where users look: it must list every setting and every response code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from telemetry_core import codes
+from telemetry_core.settings import Settings
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_leads_with_the_two_commands() -> None:
+    first_block = README.split("```")[1]
+    assert "make run" in first_block and "make test" in first_block
+
+
+@pytest.mark.parametrize(("name", "default", "doc"), Settings.describe())
+def test_every_setting_is_documented(name: str, default: str, doc: str) -> None:
+    row = f"| `{name}` | `{default}` | {doc} |" if default else f"| `{name}` | (unset) | {doc} |"
+    assert row in README
+
+
+@pytest.mark.parametrize("code", codes.ALL, ids=lambda c: f"{c.code}-{c.message[:20]}")
+def test_every_code_is_documented(code: codes.Code) -> None:
+    assert f"| {code.code} | {code.http_status} | {code.message} |" in README
