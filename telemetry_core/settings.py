@@ -8,6 +8,7 @@ variable. Load it once in each ``__main__`` and pass it down; tests build
 from __future__ import annotations
 
 import dataclasses
+import logging
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,10 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
+        if self.log_level.upper() not in logging.getLevelNamesMapping():
+            raise SettingsError(
+                f"{PREFIX}LOG_LEVEL must be a logging level (DEBUG, INFO, WARNING, ...), got {self.log_level!r}"
+            )
         if self.signing_key_bits < 2048:
             raise SettingsError(f"{PREFIX}SIGNING_KEY_BITS must be at least 2048")
 

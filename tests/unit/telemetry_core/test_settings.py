@@ -42,6 +42,7 @@ def test_values_are_parsed_by_type() -> None:
         ({"TELEMETRY_TOPIC_PARTITIONS": "0"}, "TELEMETRY_TOPIC_PARTITIONS"),
         ({"TELEMETRY_SIGNING_KEY_BITS": "1024"}, "TELEMETRY_SIGNING_KEY_BITS"),
         ({"TELEMETRY_INGEST_PROT": "1"}, "TELEMETRY_INGEST_PROT"),
+        ({"TELEMETRY_LOG_LEVEL": "loud"}, "TELEMETRY_LOG_LEVEL"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
