@@ -1,4 +1,4 @@
-"""The ingest service's Prometheus metrics (names are documented in the README)."""
+"""The ingest service's Prometheus metrics (names are documented in docs/ingest.md)."""
 
 from __future__ import annotations
 

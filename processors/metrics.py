@@ -2,7 +2,7 @@
 
 ``GET /metrics`` renders the registry (text format 0.0.4); ``GET /healthz`` answers 200 while
 the worker runs and 503 once it is failing or stopping, with the reason. Metric names are
-``telemetry_<worker>_...`` (worker = flagger or sink); see README.md, Stream processors.
+``telemetry_<worker>_...`` (worker = flagger or sink); see docs/processors.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every code an answer can carry, with its HTTP status and message (documented in README).
+"""Every code an answer can carry, with its HTTP status and message (documented in docs/codes.md).
 
 The platform's own codes (100-103, 200, 830, 831) keep its exact messages. The codes this
 implementation adds for requests the platform does not describe reuse the HTTP status

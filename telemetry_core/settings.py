@@ -94,7 +94,7 @@ class Settings:
         known = {PREFIX + f.name.upper() for f in dataclasses.fields(cls)}
         unknown = sorted(k for k in environ if k.startswith(PREFIX) and k not in known)
         if unknown:
-            raise SettingsError(f"unknown setting {unknown[0]} (see README, Configuration)")
+            raise SettingsError(f"unknown setting {unknown[0]} (see docs/configuration.md)")
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             name = PREFIX + f.name.upper()
