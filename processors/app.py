@@ -1,21 +1,22 @@
-"""Faust wiring: each worker's app, agent and lifecycle, built from ``Settings`` (never at import).
+"""Each worker composed in one place: faust app, intake, transform, write, commit.
 
 One app per worker and one consumer group per app (``telemetry-flagger``, ``telemetry-sink``):
 replicas of a worker share its group and split the partitions of its source topic, so each
 stage scales on its own, up to ``TELEMETRY_TOPIC_PARTITIONS`` replicas (more stay idle).
 
-Faust runs the group membership, fetching and rebalancing; the worker's ``BatchLoop`` decides
-when to commit (see ``processors.pipeline``). Source topics are declared with ``acks=False`` and
-the raw serializer: faust neither decodes (its decode-error path would ack and drop) nor
-commits on its own. An agent crash stops the worker (``CrashingSupervisor``) instead of
-restarting an agent whose stream position would have moved past an uncommitted batch.
+Faust runs the group membership, fetching, rebalancing, the lifecycle and the web server;
+records reach the worker a fetch at a time (``processors.intake``), the ``BatchLoop`` batches
+them by size and time, runs the worker's ``process`` and commits explicit offsets once the
+output is durable (``processors.pipeline``). A failure of the loop stops the worker (exit 1,
+reason on one CRITICAL line) without committing the batch in hand.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -25,15 +26,16 @@ import mode
 from faust.transport.consumer import Consumer
 from faust.types import TP
 
-from processors.batch import SourceMessage, TopicPartition
-from processors.dlq import DeadLetterPolicy
+from processors.batch import SourceBatch, TopicPartition
+from processors.clickhouse import ClickHouseEvents, EventsTable
+from processors.dlq import DeadLetterPolicy, DeadLetters
 from processors.errors import ProcessorError
+from processors.flagger import FlagRules, flag_batch
+from processors.intake import use_batch_intake
 from processors.metrics import FlaggerMetrics, MetricsSite, SinkMetrics, WorkerMetrics
-from processors.pipeline import BatchLoop
+from processors.pipeline import BatchLoop, Process, Retry
 from processors.publisher import KafkaPublisher, Publisher
-from processors.sink import StoredIds
-from processors.stages import DeadLetters, FlagStage, StoreStage, Topics
-from processors.writer import ClickHouseWriter, EventWriter
+from processors.sink import Sink, StoredIds
 from telemetry_core import topics
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.reference_feed import ReferenceFeed
@@ -46,6 +48,16 @@ SINK_GROUP = "telemetry-sink"
 SESSION_TIMEOUT_S = 10.0
 HEARTBEAT_INTERVAL_S = 3.0
 REBALANCE_TIMEOUT_S = 30.0
+MAX_POLL_RECORDS = 5_000
+# A fetch may return one partition's records up to this size; the largest flagged record fits.
+MAX_PARTITION_FETCH_BYTES = topics.MAX_FLAGGED_RECORD_BYTES + topics.FLAGGED_BUDGET_SLACK
+
+
+@dataclass(frozen=True)
+class Topics:
+    raw: str
+    flagged: str
+    dlq: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,58 @@ def names(namespace: str = "") -> Names:
     )
 
 
+def build_flagger(settings: Settings, stream_names: Names, *, publisher: Publisher | None = None) -> Worker:
+    """raw topic -> decode, validate, join reference data, flag, build the row -> flagged topic."""
+    app = create_app(settings, stream_names.flagger_group)
+    reference = ReferenceStore()
+    publisher = publisher or KafkaPublisher(settings, client_id=stream_names.flagger_group)
+    metrics = FlaggerMetrics()
+    dead_letters = dead_letters_of("flagger", stream_names, settings, metrics)
+    rules = FlagRules(reference, stream_names.topics.flagged, settings.default_retention_days)
+    raw_topic, flagged_topic = stream_names.topics.raw, stream_names.topics.flagged
+
+    async def process(batch: SourceBatch, retry: Retry) -> None:
+        metrics.messages.inc(amount=len(batch))
+        same_partitions = await publisher.partition_count(raw_topic) == await publisher.partition_count(flagged_topic)
+        flagged = flag_batch(batch.messages, rules, int(time.time() * 1000), same_partitions)  # pure
+        dead_letters.check(flagged.outcomes)  # the DLQ cap, before anything is written
+        records = [*flagged.records, *dead_letters.records(flagged.dead)]
+        if records:
+            await retry(batch, "publish", lambda: publisher.publish(records))  # acks=all
+        metrics.count_flags(flagged.flags)
+
+    loop = batch_loop(app, process, metrics, settings.flagger_batch_size, settings.flagger_batch_seconds)
+    resources: list[Resource] = [ReferenceFeed(settings, reference), publisher]
+    return Worker(app, raw_topic, loop, metrics, resources, settings.flagger_metrics_port, settings.worker_metrics_host)
+
+
+def build_sink(
+    settings: Settings,
+    stream_names: Names,
+    *,
+    table: EventsTable | None = None,
+    publisher: Publisher | None = None,
+) -> Worker:
+    """flagged topic -> drop event ids already stored -> insert the rows into ClickHouse ``events``."""
+    app = create_app(settings, stream_names.sink_group)
+    table = table or ClickHouseEvents(settings)
+    publisher = publisher or KafkaPublisher(settings, client_id=stream_names.sink_group)
+    metrics = SinkMetrics()
+    dead_letters = dead_letters_of("sink", stream_names, settings, metrics)
+    sink = Sink(table, publisher, dead_letters, metrics, StoredIds(), probe_rows=settings.sink_batch_size)
+    loop = batch_loop(app, sink.write, metrics, settings.sink_batch_size, settings.sink_batch_seconds)
+    resources: list[Resource] = [publisher, _Closing(table)]
+    return Worker(
+        app,
+        stream_names.topics.flagged,
+        loop,
+        metrics,
+        resources,
+        settings.sink_metrics_port,
+        settings.worker_metrics_host,
+    )
+
+
 def create_app(settings: Settings, group_id: str) -> faust.App:
     """A faust app whose id is the consumer group; no topic creation, no leader topic, no tables."""
     datadir = Path(settings.data_dir) / "faust"
@@ -81,10 +145,21 @@ def create_app(settings: Settings, group_id: str) -> faust.App:
         broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=HEARTBEAT_INTERVAL_S,
         broker_rebalance_timeout=REBALANCE_TIMEOUT_S,
+        broker_max_poll_records=MAX_POLL_RECORDS,
+        consumer_max_fetch_size=MAX_PARTITION_FETCH_BYTES,
         stream_recovery_delay=0.0,
         stream_wait_empty=False,
         web_enabled=True,
     )
+
+
+def dead_letters_of(worker: str, stream_names: Names, settings: Settings, metrics: WorkerMetrics) -> DeadLetters:
+    policy = DeadLetterPolicy(worker, settings.dlq_window, settings.dlq_max_ratio)
+    return DeadLetters(worker, stream_names.topics.dlq, policy, metrics)
+
+
+def batch_loop(app: faust.App, process: Process, metrics: WorkerMetrics, size: int, seconds: float) -> BatchLoop:
+    return BatchLoop(process, FaustGroup(app), metrics, batch_size=size, batch_seconds=seconds)
 
 
 class FaustGroup:
@@ -100,6 +175,7 @@ class FaustGroup:
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
         # Consumer._commit is faust's transport hook for committing given offsets (its periodic
         # committer calls it with what acks allowed); it drops partitions no longer assigned.
+        # Private: test_processors_intake.py pins it.
         consumer = cast(Consumer, self.app.consumer)
         return bool(await consumer._commit({TP(tp.topic, tp.partition): o for tp, o in offsets.items()}))
 
@@ -111,27 +187,17 @@ class FaustGroup:
         return int(high) if high is not None else None
 
 
-async def source_messages(stream: Any) -> AsyncIterator[SourceMessage]:
-    """The stream's records as ``SourceMessage`` (raw bytes, Kafka coordinates, generation)."""
-    async for _ in stream:  # the value is the raw bytes; the event carries the coordinates
-        event = stream.current_event
-        if event is None:
-            continue
-        m = event.message
-        timestamp_ms = int(m.timestamp * 1000) if m.timestamp else 0
-        yield SourceMessage(m.topic, m.partition, m.offset, m.key, m.value, timestamp_ms, m.generation_id)
-
-
 class Resource(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
 
 class Worker:
-    """One worker: the app, its agent over ``source_topic``, the loop and the resources it owns.
+    """One worker: the app, the intake over ``source_topic``, the loop and the resources it owns.
 
-    Resources (reference feed, producer, ClickHouse writer) and the metrics site start once the
-    app has joined its group; the agent waits for them before the first batch."""
+    Resources (reference feed, producer, ClickHouse table) and the metrics site start with the
+    app's web server; the loop starts once they run. Fetched records wait in the loop's bounded
+    batcher until then."""
 
     def __init__(
         self,
@@ -144,35 +210,36 @@ class Worker:
         metrics_host: str,
     ) -> None:
         self.app, self.loop, self.resources = app, loop, list(resources)
-        self.ready = asyncio.Event()
         self.failure: str | None = None
         self.site = MetricsSite(metrics.registry, metrics_host, metrics_port, lambda: self.failure)
         metrics.lag.source = loop.lag
-        topic = app.topic(source_topic, key_serializer="raw", value_serializer="raw", acks=False)
-        self.agent = app.agent(topic, name=f"{app.conf.id}.batches", supervisor_strategy=mode.CrashingSupervisor)(
-            self._agent
-        )
+        use_batch_intake(app, source_topic, loop.batcher.put_many)
         app.web_server(_WorkerService(self))
         app.on_partitions_revoked.connect(cast(Any, self._on_revoked))  # held weakly: self lives as long as app
+        self._running = False
 
-    async def _agent(self, stream: Any) -> None:
-        await self.ready.wait()
+    async def run(self) -> None:
+        """The batch loop until stopped; a failure stops the whole worker."""
+        self._running = True
         try:
-            await self.loop.run(source_messages(stream))
+            await self.loop.run()
         except ProcessorError as exc:
             self.failure = str(exc)
             log.critical("%s", exc)
-            raise
+            await self.app.crash(exc)
+        except Exception as exc:  # a bug: stop with its traceback, commit nothing more
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.critical("the worker failed", exc_info=exc)
+            await self.app.crash(exc)
 
     async def _on_revoked(self, sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        if self.ready.is_set():
+        if self._running:
             await self.loop.on_revoke()
 
     async def start_resources(self) -> None:
         for resource in self.resources:
             await resource.start()
         await self.site.start()
-        self.ready.set()
 
     async def stop_resources(self) -> None:
         self.failure = self.failure or "stopping"
@@ -185,7 +252,7 @@ class Worker:
 
 
 class _WorkerService(mode.Service):
-    """Registered as the app's web server: faust starts it after the group is joined."""
+    """Registered as the app's web server: started and stopped with the app."""
 
     def __init__(self, worker: Worker, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -193,81 +260,20 @@ class _WorkerService(mode.Service):
 
     async def on_start(self) -> None:
         await self.worker.start_resources()
+        self.add_future(self.worker.run())
 
     async def on_stop(self) -> None:
         await self.worker.stop_resources()
 
 
 class _Closing:
-    """A ClickHouse writer as a resource: connected at start if possible, closed at stop."""
+    """A ClickHouse table as a resource: connected at start if possible, closed at stop."""
 
-    def __init__(self, writer: EventWriter) -> None:
-        self.writer = writer
+    def __init__(self, table: EventsTable) -> None:
+        self.table = table
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.writer.prepare)
+        await asyncio.to_thread(self.table.prepare)
 
     async def stop(self) -> None:
-        await asyncio.to_thread(self.writer.close)
-
-
-def build_flagger(settings: Settings, stream_names: Names, *, publisher: Publisher | None = None) -> Worker:
-    """The flagger: raw topic -> validate, join reference data, flag -> flagged topic (+ DLQ)."""
-    app = create_app(settings, stream_names.flagger_group)
-    store = ReferenceStore()
-    publisher = publisher or KafkaPublisher(settings, client_id=stream_names.flagger_group)
-    metrics = FlaggerMetrics()
-    policy = DeadLetterPolicy("flagger", settings.dlq_window, settings.dlq_max_ratio)
-    dead_letters = DeadLetters("flagger", stream_names.topics.dlq, policy, metrics)
-    stage = FlagStage(stream_names.topics, store, publisher, dead_letters, metrics, settings.default_retention_days)
-    loop = BatchLoop(
-        stage,
-        FaustGroup(app),
-        metrics,
-        batch_size=settings.flagger_batch_size,
-        batch_seconds=settings.flagger_batch_seconds,
-    )
-    resources: list[Resource] = [ReferenceFeed(settings, store), publisher]
-    return Worker(
-        app,
-        stream_names.topics.raw,
-        loop,
-        metrics,
-        resources,
-        settings.flagger_metrics_port,
-        settings.worker_metrics_host,
-    )
-
-
-def build_sink(
-    settings: Settings,
-    stream_names: Names,
-    *,
-    writer: EventWriter | None = None,
-    publisher: Publisher | None = None,
-) -> Worker:
-    """The sink: flagged topic -> deduplicate by event id -> ClickHouse ``events`` (+ DLQ)."""
-    app = create_app(settings, stream_names.sink_group)
-    writer = writer or ClickHouseWriter(settings)
-    publisher = publisher or KafkaPublisher(settings, client_id=stream_names.sink_group)
-    metrics = SinkMetrics()
-    policy = DeadLetterPolicy("sink", settings.dlq_window, settings.dlq_max_ratio)
-    dead_letters = DeadLetters("sink", stream_names.topics.dlq, policy, metrics)
-    stage = StoreStage(writer, publisher, dead_letters, metrics, StoredIds(), probe_rows=settings.sink_batch_size)
-    loop = BatchLoop(
-        stage,
-        FaustGroup(app),
-        metrics,
-        batch_size=settings.sink_batch_size,
-        batch_seconds=settings.sink_batch_seconds,
-    )
-    resources: list[Resource] = [publisher, _Closing(writer)]
-    return Worker(
-        app,
-        stream_names.topics.flagged,
-        loop,
-        metrics,
-        resources,
-        settings.sink_metrics_port,
-        settings.worker_metrics_host,
-    )
+        await asyncio.to_thread(self.table.close)

@@ -19,9 +19,9 @@ class TopicPartition(NamedTuple):
     partition: int
 
 
-@dataclass(frozen=True, slots=True)
-class SourceMessage:
-    """One Kafka record as consumed; ``generation`` is the consumer-group generation it was read in."""
+class SourceMessage(NamedTuple):
+    """One Kafka record as consumed; ``generation`` is the consumer-group generation it was read in.
+    (A tuple: one is made per record, and a tuple is the cheapest immutable record to make.)"""
 
     topic: str
     partition: int
@@ -32,14 +32,16 @@ class SourceMessage:
     generation: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class OutRecord:
-    """A record to produce: topic, key, value, headers."""
+class OutRecord(NamedTuple):
+    """A record to produce: topic, key, value, headers; ``partition`` ``None`` lets the publisher
+    choose it from the key (Kafka's default partitioner); ``timestamp_ms`` ``None`` means now."""
 
     topic: str
     key: bytes | None
     value: bytes
     headers: Headers = ()
+    partition: int | None = None
+    timestamp_ms: int | None = None
 
 
 @dataclass

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from processors.batch import Headers, OutRecord, SourceMessage
 from processors.errors import DeadLetterRatioExceeded, InvalidMessage
+from processors.metrics import WorkerMetrics, reason_label
 
 PREFIX = "dlq."
 REASON = "dlq.reason"
@@ -85,3 +86,21 @@ class DeadLetterPolicy:
             if len(outcomes) == self.window and dead / self.window > self.max_ratio:
                 raise DeadLetterRatioExceeded(self.worker, dead / self.window, self.window, self.max_ratio)
         self._outcomes, self._dead = outcomes, dead
+
+
+class DeadLetters:
+    """A worker's dead letters: the cap on their share, their DLQ records, their metrics."""
+
+    def __init__(self, worker: str, topic: str, policy: DeadLetterPolicy, metrics: WorkerMetrics) -> None:
+        self.worker, self.topic, self.policy, self.metrics = worker, topic, policy, metrics
+
+    def check(self, outcomes: Sequence[bool]) -> None:
+        """Raises ``DeadLetterRatioExceeded`` before anything of the batch is committed."""
+        self.policy.check(outcomes)
+        self.metrics.dead_letter_ratio.set(self.policy.ratio)
+
+    def records(self, dead: Sequence[tuple[SourceMessage, InvalidMessage]]) -> list[OutRecord]:
+        now = dt.datetime.now(dt.UTC)
+        for _, error in dead:
+            self.metrics.dead_letters.inc(reason_label(error.reason))
+        return [dead_letter(message, error, self.worker, self.topic, now) for message, error in dead]

@@ -20,7 +20,16 @@ class DeadLetterRatioExceeded(ProcessorError):
 
 
 class StorageError(ProcessorError):
-    """ClickHouse did not accept an insert or a query; the batch is retried, never skipped."""
+    """ClickHouse did not answer an insert or a query (down, overloaded, timed out); retried, never skipped."""
+
+
+class RowsRejected(ProcessorError):
+    """ClickHouse refused the rows of an insert as data; the sink isolates the rows it refuses (DLQ)."""
+
+
+class StorageMisconfigured(ProcessorError):
+    """No insert can succeed until an operator fixes ClickHouse (schema, permissions): the worker
+    stops without committing, so nothing is lost and the batch is read again after the fix."""
 
 
 class PublishFailed(ProcessorError):

@@ -1,73 +1,88 @@
-"""The flagger's transform: raw event bytes -> flagged records + dead letters (pure but for the clock).
+"""The flagger's transform: raw event bytes -> finished ``events`` rows + dead letters (pure but for the clock).
 
 Validation here is authoritative (ingest validated too, but with the reference data it had);
 flags use the reference data as known now, and a stored record is never re-flagged later.
+Each raw record is decoded once and each field parsed once (``telemetry_core.validation.check``);
+the output record is the ClickHouse row itself (``telemetry_core.clickhouse.rows``), so the sink
+inserts bytes without decoding them. Its key is the event id, its Kafka timestamp the time the
+ingest received the event.
+
+Only a record that is not a raw event (undecodable, unknown schema, unstorable values) becomes a
+dead letter. Any other exception is a bug in the rules: it propagates and stops the worker with
+its traceback, uncommitted, rather than diverting good events to the DLQ.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from processors.batch import OutRecord, SourceMessage
 from processors.dlq import invalid
 from processors.errors import InvalidMessage
-from telemetry_core.events import EventDecodeError, FlaggedEvent, Flags, RawEvent, decode_raw, encode_flagged
+from telemetry_core.clickhouse.rows import encode_row, row
+from telemetry_core.events import EventDecodeError, Flags, check_raw_body, loads_object
 from telemetry_core.flags import compute_flags
 from telemetry_core.reference import ReferenceLookup
-from telemetry_core.validation import validate
+from telemetry_core.validation import check
+
+DeadLetter = tuple[SourceMessage, InvalidMessage]
 
 
-@dataclass
-class FlaggerOutput:
-    """Per batch: records for the flagged topic (input order), and the messages to dead-letter."""
+@dataclass(frozen=True)
+class Flagged:
+    """One batch flagged: the flagged records (input order), the dead letters, and per input
+    message whether it was a dead letter (for the DLQ ratio cap)."""
 
-    records: list[OutRecord] = field(default_factory=list)
-    flags: list[Flags] = field(default_factory=list)
-    dead: list[tuple[SourceMessage, InvalidMessage]] = field(default_factory=list)
-    outcomes: list[bool] = field(default_factory=list)  # per input message: True = dead letter
+    records: tuple[OutRecord, ...]
+    flags: tuple[Flags, ...]
+    dead: tuple[DeadLetter, ...]
+    outcomes: tuple[bool, ...]
 
 
-def flag_event(raw: RawEvent, ref: ReferenceLookup, default_retention_days: int, now_ms: int) -> FlaggedEvent:
-    """Re-validate ``raw`` with its tenant's products and compute its flags."""
-    tenant_id = raw.tenant_id
-    errors = validate(raw.fields, lambda product_id: ref.product(tenant_id, product_id) is not None)
-    flags = compute_flags(tenant_id, raw.fields, errors, ref)
-    tenant = ref.tenant(tenant_id)
-    retention = (tenant.retention_days if tenant is not None else None) or default_retention_days
-    return FlaggedEvent(raw=raw, errors=errors, flags=flags, processed_at_ms=now_ms, retention_days=retention)
+@dataclass(frozen=True)
+class FlagRules:
+    """What flagging needs besides the event: the reference data and the defaults."""
+
+    ref: ReferenceLookup
+    flagged_topic: str
+    default_retention_days: int
 
 
 def flag_batch(
-    messages: Sequence[SourceMessage],
-    ref: ReferenceLookup,
-    *,
-    flagged_topic: str,
-    default_retention_days: int,
-    now_ms: int,
-    max_record_bytes: int,
-) -> FlaggerOutput:
-    """Decode, validate and flag every message; undecodable ones (and ones whose flagged record
-    would exceed ``max_record_bytes``) become dead letters."""
-    out = FlaggerOutput()
+    messages: Sequence[SourceMessage], rules: FlagRules, now_ms: int, same_partitions: bool
+) -> Flagged:
+    """Flag every message. ``same_partitions``: the flagged topic has as many partitions as the
+    raw one, so a record keeps its source partition (what the key's hash chose for the raw topic,
+    since every raw producer partitions by key), saving a hash per record."""
+    records: list[OutRecord] = []
+    flags: list[Flags] = []
+    dead: list[DeadLetter] = []
+    outcomes: list[bool] = []
+    topic = rules.flagged_topic
     for message in messages:
         try:
-            if message.value is None:
-                raise EventDecodeError("no value (tombstone)")
-            raw = decode_raw(message.value)
-            flagged = flag_event(raw, ref, default_retention_days, now_ms)
-            value = encode_flagged(flagged)
-            if len(value) > max_record_bytes:
-                raise ValueError(f"flagged record of {len(value)} bytes exceeds {max_record_bytes}")
+            key, received_at_ms, value, event_flags = flag_record(message.value, rules, now_ms)
         except EventDecodeError as exc:
-            out.dead.append((message, invalid(message, f"undecodable raw event: {exc.reason}")))
-            out.outcomes.append(True)
+            dead.append((message, invalid(message, f"undecodable raw event: {exc.reason}")))
+            outcomes.append(True)
             continue
-        except (ValueError, TypeError, KeyError) as exc:  # a value the rules cannot handle: data, not a crash
-            out.dead.append((message, invalid(message, f"unprocessable raw event: {type(exc).__name__}: {exc}")))
-            out.outcomes.append(True)
-            continue
-        out.records.append(OutRecord(flagged_topic, raw.event_id.encode("utf-8"), value))
-        out.flags.append(flagged.flags)
-        out.outcomes.append(False)
-    return out
+        partition = message.partition if same_partitions and key == message.key else None
+        records.append(OutRecord(topic, key, value, (), partition, received_at_ms))
+        flags.append(event_flags)
+        outcomes.append(False)
+    return Flagged(tuple(records), tuple(flags), tuple(dead), tuple(outcomes))
+
+
+def flag_record(value: bytes | None, rules: FlagRules, now_ms: int) -> tuple[bytes, int, bytes, Flags]:
+    """(key: the event id, received_at_ms, the row's JSONEachRow bytes, the flags) of one raw record."""
+    if value is None:
+        raise EventDecodeError("no value (tombstone)")
+    raw = check_raw_body(loads_object(value))
+    tenant_id, fields, ref = raw["tenant_id"], raw["fields"], rules.ref
+    checked = check(fields, lambda product_id: ref.product(tenant_id, product_id) is not None)
+    flags = compute_flags(tenant_id, checked.values, checked.errors, ref)
+    tenant = ref.tenant(tenant_id)
+    retention = (tenant.retention_days if tenant is not None else None) or rules.default_retention_days
+    value = encode_row(row(raw, checked, flags, now_ms, retention))
+    return raw["event_id"].encode(), raw["received_at_ms"], value, flags

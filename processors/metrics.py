@@ -53,11 +53,18 @@ class FlaggerMetrics(WorkerMetrics):
         )
 
     def count_flags(self, batch: Sequence[Flags]) -> None:
-        """Count a batch's flags (aggregated first: one counter update per label set)."""
-        values = Counter((name, "1" if getattr(flags, name) else "0") for flags in batch for name in FLAG_NAMES)
+        """Count a batch's flags: events share few distinct flag sets, so those are counted first
+        and each label set is updated once per batch."""
+        values: Counter[tuple[str, str]] = Counter()
+        reasons: Counter[str] = Counter()
+        for flags, count in Counter(batch).items():
+            for name in FLAG_NAMES:
+                values[(name, "1" if getattr(flags, name) else "0")] += count
+            for reason in flags.red_flags:
+                reasons[reason] += count
         for (name, value), count in values.items():
             self.flags.inc(name, value, amount=count)
-        for reason, count in Counter(r for flags in batch for r in flags.red_flags).items():
+        for reason, count in reasons.items():
             self.red_flags.inc(reason, amount=count)
 
 

@@ -1,6 +1,7 @@
 """The loop every worker runs: read -> batch -> process (decode, transform, write) -> commit.
 
-    intake:  faust stream -> SourceMessage -> Batcher (blocks when 2 batches are pending)
+    intake:  faust's consumer fetch -> lists of SourceMessage -> Batcher.put_many
+             (blocks while 2 batches are pending: backpressure reaches the fetcher)
     loop:    Batcher.next_batch(size, seconds)          size- and time-bounded
              drop messages of an older generation        re-read after the rebalance's seek
              stage.process(batch)                        decode, transform, write; retried
@@ -9,10 +10,10 @@
 What a commit means: for each partition in the batch, the offset after the batch's last message
 is committed to Kafka, once the stage's output for *every* message up to it is durable (flagged
 records and dead letters acknowledged by Kafka with acks=all; rows accepted by ClickHouse).
-Faust's own acking is switched off for the source topics (``acks=False``): faust acks a message
-when a ``take()`` buffer is released, even when the batch failed, and acks messages it skips
-during a rebalance, so its bookkeeping could commit past unprocessed data. The worker therefore
-commits explicit offsets through faust's consumer, never an offset it has not processed.
+Faust's per-message machinery (streams, events, acks) is not used (``processors.intake``): its
+acking could commit past unprocessed data (a ``take()`` buffer is acked when released, even when
+the batch failed; skipped messages are acked during a rebalance). The worker commits explicit
+offsets through faust's consumer, never an offset it has not processed.
 
 Failures: a storage or publish error is retried with backoff while intake stops (backpressure:
 faust's buffers fill and it pauses the partitions). A rebalance abandons an in-flight batch
@@ -28,18 +29,30 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import BatchAbandoned, PublishFailed, StorageError
 from processors.metrics import WorkerMetrics
-from processors.writer import Backoff
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 REVOKE_FLUSH_TIMEOUT_S = 10.0
+
+
+class Backoff:
+    """Exponential delays between retries: ``initial``, doubling, capped at ``maximum``."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
+        self.initial, self.maximum = initial, maximum
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.maximum, self.initial * 2.0**self.attempt)
+        self.attempt += 1
+        return delay
 
 
 class ConsumerGroup(Protocol):
@@ -61,10 +74,8 @@ class Retry(Protocol):
     async def __call__(self, batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T: ...
 
 
-class Stage(Protocol):
-    """What a worker does with a batch; returns once the output is durable."""
-
-    async def process(self, batch: SourceBatch, retry: Retry) -> None: ...
+Process = Callable[[SourceBatch, Retry], Awaitable[None]]
+"""What a worker does with a batch (decode, transform, write); returns once the output is durable."""
 
 
 class Batcher:
@@ -82,11 +93,13 @@ class Batcher:
     def __len__(self) -> int:
         return len(self._items)
 
-    async def put(self, message: SourceMessage) -> None:
+    async def put_many(self, messages: Sequence[SourceMessage]) -> None:
+        """Add a fetched list; waits while ``max_pending`` messages are already pending."""
         while len(self._items) >= self.max_pending:
             self._room.clear()
             await self._room.wait()
-        self._items.append((time.monotonic(), message))
+        now = time.monotonic()
+        self._items.extend((now, message) for message in messages)
         if len(self._items) >= self._want:
             self._ready.set()
 
@@ -120,7 +133,7 @@ class BatchLoop:
 
     def __init__(
         self,
-        stage: Stage,
+        process: Process,
         group: ConsumerGroup,
         metrics: WorkerMetrics,
         *,
@@ -128,30 +141,15 @@ class BatchLoop:
         batch_seconds: float,
         backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
-        self.stage, self.group, self.metrics = stage, group, metrics
+        self.process, self.group, self.metrics = process, group, metrics
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
         self.batcher = Batcher(2 * batch_size)
         self.committed: dict[TopicPartition, int] = {}
         self._backoff = backoff
         self._busy = False
 
-    async def run(self, messages: AsyncIterable[SourceMessage]) -> None:
-        """Until cancelled or a non-retryable error, which is raised."""
-        tasks = [asyncio.create_task(self._intake(messages)), asyncio.create_task(self._loop())]
-        try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _intake(self, messages: AsyncIterable[SourceMessage]) -> None:
-        async for message in messages:
-            await self.batcher.put(message)
-
-    async def _loop(self) -> None:
+    async def run(self) -> None:
+        """Until cancelled or a non-retryable error, which is raised; the intake feeds ``batcher``."""
         while True:
             messages = await self.batcher.next_batch(self.batch_size, self.batch_seconds)
             generation = self.group.generation
@@ -166,7 +164,7 @@ class BatchLoop:
     async def _handle(self, batch: SourceBatch) -> None:
         started = time.perf_counter()
         try:
-            await self.stage.process(batch, self.retry)
+            await self.process(batch, self.retry)
         except BatchAbandoned as exc:
             log.info("batch of %d messages abandoned: %s", len(batch), exc)
             return

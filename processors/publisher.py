@@ -19,11 +19,13 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 
 from processors.batch import OutRecord
 from processors.errors import PublishFailed
+from telemetry_core import topics
 from telemetry_core.settings import Settings
 
-# Kafka's default message.max.bytes (1 MiB) bounds a record batch; a record must fit in one.
+# Records are appended to batches of up to MAX_BATCH_BYTES; a larger record travels alone in a
+# batch of its own, up to the topic's max.message.bytes (the size budget in telemetry_core.topics).
 MAX_BATCH_BYTES = 1_000_000
-MAX_RECORD_BYTES = 900_000
+MAX_REQUEST_BYTES = topics.MAX_FLAGGED_RECORD_BYTES + topics.FLAGGED_BUDGET_SLACK
 LINGER_MS = 5
 REQUEST_TIMEOUT_MS = 30_000
 
@@ -32,6 +34,7 @@ class Publisher(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def publish(self, records: Sequence[OutRecord]) -> None: ...
+    async def partition_count(self, topic: str) -> int: ...
 
 
 class KafkaPublisher:
@@ -42,7 +45,6 @@ class KafkaPublisher:
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
         self._partitioner = DefaultPartitioner()
-        self._partitions: dict[str, list[int]] = {}
 
     async def start(self) -> None:
         producer = AIOKafkaProducer(
@@ -52,6 +54,7 @@ class KafkaPublisher:
             enable_idempotence=True,
             linger_ms=LINGER_MS,
             max_batch_size=MAX_BATCH_BYTES,
+            max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=REQUEST_TIMEOUT_MS,
         )
         await producer.start()
@@ -70,19 +73,20 @@ class KafkaPublisher:
             raise PublishFailed("the producer is not started")
         futures: list[asyncio.Future[object]] = []
         try:
+            partitions = {t: sorted(await producer.partitions_for(t)) for t in {r.topic for r in records}}
             batches: dict[tuple[str, int], BatchBuilder] = {}
             for r in records:
-                tp = (r.topic, await self._partition(producer, r))
+                partition = r.partition
+                if partition is None:
+                    every = partitions[r.topic]
+                    partition = int(self._partitioner(r.key, every, every))
+                tp = (r.topic, partition)
                 batch = batches.get(tp)
-                if (
-                    batch is None
-                    or batch.append(key=r.key, value=r.value, timestamp=None, headers=list(r.headers)) is None
-                ):
+                if batch is None or _append(batch, r) is None:
                     if batch is not None:
                         futures.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
                     batch = batches[tp] = producer.create_batch()
-                    if batch.append(key=r.key, value=r.value, timestamp=None, headers=list(r.headers)) is None:
-                        raise PublishFailed(f"a record of {len(r.value)} bytes does not fit in a batch")
+                    _append(batch, r)  # the first record of a batch always fits
             for (topic, partition), batch in batches.items():
                 futures.append(await producer.send_batch(batch, topic, partition=partition))
         except KafkaError as exc:
@@ -93,9 +97,19 @@ class KafkaPublisher:
         if failed:
             raise PublishFailed(f"{len(failed)} of {len(futures)} batches not acknowledged: {failed[0]!r}")
 
-    async def _partition(self, producer: AIOKafkaProducer, record: OutRecord) -> int:
-        """Kafka's default partitioner (murmur2 of the key), as the Java client would choose."""
-        partitions = self._partitions.get(record.topic)
-        if partitions is None:
-            partitions = self._partitions[record.topic] = sorted(await producer.partitions_for(record.topic))
-        return int(self._partitioner(record.key, partitions, partitions))
+    async def partition_count(self, topic: str) -> int:
+        """The topic's partitions as the producer's metadata knows them now (aiokafka refreshes it
+        periodically and on errors, so a topic that gained partitions is followed)."""
+        producer = self._producer
+        if producer is None:
+            raise PublishFailed("the producer is not started")
+        try:
+            return len(await producer.partitions_for(topic))
+        except KafkaError as exc:
+            raise PublishFailed(f"no metadata for {topic}: {exc!r}") from exc
+
+
+def _append(batch: BatchBuilder, r: OutRecord) -> object:
+    # The record builder takes milliseconds (BatchBuilder's docstring says seconds; its send path
+    # passes milliseconds too); None stamps the current time.
+    return batch.append(key=r.key, value=r.value, timestamp=r.timestamp_ms, headers=list(r.headers))

@@ -1,4 +1,8 @@
-"""The sink's transform: flagged record bytes -> ``events`` rows, without duplicates.
+"""The sink: flagged rows -> ClickHouse ``events``, each event id stored once.
+
+The flagged records are finished rows (JSONEachRow, see ``telemetry_core.clickhouse.rows``),
+keyed by event id, timestamped with the time the ingest received the event. The sink never
+decodes them: it drops duplicates by key, inserts the rest as bytes, and ClickHouse parses them.
 
 Duplicates of an event id reach the sink three ways: the flagger re-published a batch after a
 crash (same ``received_at``), a client retried after a timeout (new ``received_at``, same id), or
@@ -6,34 +10,38 @@ the sink itself re-reads a batch it inserted but did not commit. Every retry of 
 partition (the Kafka key is the event id), so ``StoredIds`` keeps, per partition, a bounded LRU
 of ids this worker has stored, and a row whose id is in it (or earlier in the same batch) is
 dropped: the first stored version wins, one row per id, and the hourly aggregate counts it once.
-After a (re)assignment the pipeline also asks ClickHouse which ids of its first rows are
-already stored (what a crashed or departed predecessor inserted but could not commit).
+After a (re)assignment the sink also asks ClickHouse which ids of its first rows are already
+stored (what a crashed or departed predecessor inserted but could not commit).
 
 What remains: a retry arriving after its original fell out of the LRU (``DEDUP_IDS_PER_PARTITION``
 ids, or a restart, beyond the post-assignment probe) is stored again. ``events`` is a
 ReplacingMergeTree; such a pair collapses only if its sort key matches, so queries that need
 exactness count with FINAL / LIMIT 1 BY event_id.
+
+A row ClickHouse refuses as data (it cannot happen for rows the flagger built, but a replayed or
+foreign record might) is found by halving the insert until the refused rows are alone; they
+become dead letters and the rest is stored. Each half carries its own deduplication token,
+derived from the batch's, so a re-read batch repeats the same inserts and ClickHouse drops them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import OrderedDict
+import asyncio
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from processors.batch import SourceMessage
-from processors.dlq import invalid
-from processors.errors import InvalidMessage
-from telemetry_core.clickhouse.rows import event_row
-from telemetry_core.events import EventDecodeError, FlaggedEvent, decode_flagged
+from processors.batch import SourceBatch, SourceMessage, dedup_token
+from processors.clickhouse import EventsTable
+from processors.dlq import DeadLetters, invalid
+from processors.errors import InvalidMessage, RowsRejected
+from processors.metrics import SinkMetrics
+from processors.pipeline import Retry
+from processors.publisher import Publisher
 
 DEDUP_IDS_PER_PARTITION = 50_000
-
-# DateTime64 holds 1900-01-01 .. 2299-12-31; UInt16 / UInt8 bound the other two numbers.
-_MIN_MS = int(dt.datetime(1900, 1, 1, tzinfo=dt.UTC).timestamp() * 1000)
-_MAX_MS = int(dt.datetime(2299, 12, 31, tzinfo=dt.UTC).timestamp() * 1000)
+PROBE_LOOKBACK_MS = 3_600_000
 
 
 class StoredIds:
@@ -41,14 +49,16 @@ class StoredIds:
 
     def __init__(self, per_partition: int = DEDUP_IDS_PER_PARTITION) -> None:
         self.per_partition = per_partition
-        self._by_partition: dict[int, OrderedDict[str, int]] = {}
+        self._by_partition: dict[int, OrderedDict[bytes, int]] = {}
 
-    def get(self, partition: int, event_id: str) -> int | None:
+    def get(self, partition: int, event_id: bytes) -> int | None:
         ids = self._by_partition.get(partition)
         return ids.get(event_id) if ids is not None else None
 
-    def add(self, partition: int, event_id: str, received_at_ms: int) -> None:
-        ids = self._by_partition.setdefault(partition, OrderedDict())
+    def add(self, partition: int, event_id: bytes, received_at_ms: int) -> None:
+        ids = self._by_partition.get(partition)
+        if ids is None:
+            ids = self._by_partition[partition] = OrderedDict()
         ids[event_id] = received_at_ms
         ids.move_to_end(event_id)
         if len(ids) > self.per_partition:
@@ -58,69 +68,117 @@ class StoredIds:
         return sum(len(ids) for ids in self._by_partition.values())
 
 
-@dataclass
-class SinkRows:
-    """One batch, ready to insert: rows, what to remember once stored, and what to dead-letter."""
+@dataclass(frozen=True)
+class Selection:
+    """What of a batch to insert (``rows`` with the ``messages`` they came from) and what to drop."""
 
-    rows: list[list[Any]] = field(default_factory=list)
-    stored: list[tuple[int, str, int]] = field(default_factory=list)  # partition, event id, received_at_ms
-    dead: list[tuple[SourceMessage, InvalidMessage]] = field(default_factory=list)
-    outcomes: list[bool] = field(default_factory=list)  # per input message: True = dead letter
-    duplicates_in_batch: int = 0
-    duplicates_stored: int = 0
+    messages: tuple[SourceMessage, ...]
+    rows: tuple[bytes, ...]
+    invalid: tuple[tuple[SourceMessage, InvalidMessage], ...]
+    duplicates_in_batch: int
+    duplicates_stored: int
 
 
-def decode(messages: Sequence[SourceMessage]) -> tuple[list[tuple[SourceMessage, FlaggedEvent]], SinkRows]:
-    """Decode every message; undecodable or unstorable ones are dead letters of the returned rows."""
-    out = SinkRows()
-    decoded: list[tuple[SourceMessage, FlaggedEvent]] = []
-    for message in messages:
-        try:
-            if message.value is None:
-                raise EventDecodeError("no value (tombstone)")
-            event = decode_flagged(message.value)
-            problem = _unstorable(event, message.value)
-        except EventDecodeError as exc:
-            problem = f"undecodable flagged event: {exc.reason}"
-        out.outcomes.append(problem is not None)
-        if problem is not None:
-            out.dead.append((message, invalid(message, problem)))
+def select(messages: Sequence[SourceMessage], stored: StoredIds) -> Selection:
+    """The rows whose event id is neither stored already nor earlier in this batch; records
+    without a key or a value cannot be rows (they are dead letters)."""
+    keep: list[SourceMessage] = []
+    bad: list[tuple[SourceMessage, InvalidMessage]] = []
+    seen: set[bytes] = set()
+    in_batch = in_store = 0
+    for m in messages:
+        key = m.key
+        if key is None or not m.value:
+            bad.append((m, invalid(m, "unstorable flagged record: no key (event id) or no value")))
+        elif key in seen:
+            in_batch += 1
+        elif stored.get(m.partition, key) is not None:
+            in_store += 1
         else:
-            decoded.append((message, event))
-    return decoded, out
+            seen.add(key)
+            keep.append(m)
+    rows = tuple(m.value for m in keep if m.value is not None)
+    return Selection(tuple(keep), rows, tuple(bad), in_batch, in_store)
 
 
-def select_rows(decoded: Sequence[tuple[SourceMessage, FlaggedEvent]], stored: StoredIds, out: SinkRows) -> SinkRows:
-    """Rows for every event whose id is neither stored already nor earlier in this batch."""
-    in_batch: set[str] = set()
-    for message, event in decoded:
-        event_id = event.raw.event_id
-        if event_id in in_batch:
-            out.duplicates_in_batch += 1
-            continue
-        if stored.get(message.partition, event_id) is not None:
-            out.duplicates_stored += 1
-            continue
-        in_batch.add(event_id)
-        out.rows.append(event_row(event))
-        out.stored.append((message.partition, event_id, event.raw.received_at_ms))
-    return out
+class Sink:
+    """Writes batches of flagged rows: probe after assignment, select, insert (bisecting refused
+    rows out), dead-letter, remember. ``write`` returns once ClickHouse and the DLQ accepted all."""
 
+    def __init__(
+        self,
+        table: EventsTable,
+        publisher: Publisher,
+        dead_letters: DeadLetters,
+        metrics: SinkMetrics,
+        stored: StoredIds,
+        probe_rows: int,
+    ) -> None:
+        self.table, self.publisher, self.dead_letters, self.metrics = table, publisher, dead_letters, metrics
+        self.stored, self.probe_rows = stored, probe_rows
+        self._probe_generation: int | None = None
+        self._probed: Counter[int] = Counter()
 
-def _unstorable(event: FlaggedEvent, value: bytes) -> str | None:
-    """Why ClickHouse would refuse this row (the whole insert would fail), or ``None``."""
-    for name, ms in (("received_at_ms", event.raw.received_at_ms), ("processed_at_ms", event.processed_at_ms)):
-        if not _MIN_MS <= ms <= _MAX_MS:
-            return f"unstorable flagged event: {name} {ms} outside 1900-2299"
-    if not 0 <= event.retention_days <= 0xFFFF:
-        return f"unstorable flagged event: retention_days {event.retention_days} outside 0-65535"
-    if not 0 <= event.schema_version <= 0xFF:
-        return f"unstorable flagged event: schema version {event.schema_version}"
-    if b"\\ud" in value or b"\\uD" in value:  # JSON may escape a lone surrogate, which UTF-8 cannot hold
-        texts = [v for v in event_row(event) if isinstance(v, str)] + list(event.flags.red_flags)
+    async def write(self, batch: SourceBatch, retry: Retry) -> None:
+        self.metrics.messages.inc(amount=len(batch))
+        await self._probe(batch, retry)
+        chosen = select(batch.messages, self.stored)
+        refused = await self._insert(batch, chosen.messages, chosen.rows, dedup_token(batch), retry)
+        dead = list(chosen.invalid) + refused
+        outcomes = [False] * (len(batch) - len(dead)) + [True] * len(dead)
+        self.dead_letters.check(outcomes)
+        if dead:
+            records = self.dead_letters.records(dead)
+            await retry(batch, "dead-letter", lambda: self.publisher.publish(records))
+        refused_at = {id(m) for m, _ in refused}
+        now_ms = time.time() * 1000
+        for m in chosen.messages:
+            if id(m) not in refused_at and m.key is not None:
+                self.stored.add(m.partition, m.key, m.timestamp_ms)
+                self.metrics.event_age.observe(max(0.0, now_ms - m.timestamp_ms) / 1000)
+        self.metrics.duplicates.inc("batch", amount=chosen.duplicates_in_batch)
+        self.metrics.duplicates.inc("stored", amount=chosen.duplicates_stored)
+
+    async def _insert(
+        self,
+        batch: SourceBatch,
+        messages: Sequence[SourceMessage],
+        rows: Sequence[bytes],
+        token: str,
+        retry: Retry,
+    ) -> list[tuple[SourceMessage, InvalidMessage]]:
+        """Insert ``rows``; the rows ClickHouse refuses, each alone, as dead letters."""
+        if not rows:
+            return []
+        started = time.perf_counter()
         try:
-            for text in texts:
-                text.encode("utf-8")
-        except UnicodeEncodeError:
-            return "unstorable flagged event: text holds a lone UTF-16 surrogate"
-    return None
+            await retry(batch, "insert", lambda: asyncio.to_thread(self.table.insert, rows, token))
+        except RowsRejected as exc:
+            if len(rows) == 1:
+                return [(messages[0], invalid(messages[0], f"unstorable flagged record: {exc}"))]
+            half = len(rows) // 2
+            first = await self._insert(batch, messages[:half], rows[:half], f"{token}/0", retry)
+            return first + await self._insert(batch, messages[half:], rows[half:], f"{token}/1", retry)
+        self.metrics.insert_seconds.observe(time.perf_counter() - started)
+        self.metrics.rows.inc(amount=len(rows))
+        return []
+
+    async def _probe(self, batch: SourceBatch, retry: Retry) -> None:
+        """After each (re)assignment, ask ClickHouse which ids of the first ``probe_rows`` messages
+        per partition are stored already: a predecessor may have inserted them without committing."""
+        if batch.generation != self._probe_generation:
+            self._probe_generation, self._probed = batch.generation, Counter()
+        pending = [m for m in batch.messages if m.key is not None and self._probed[m.partition] < self.probe_rows]
+        for message in batch.messages:
+            self._probed[message.partition] += 1
+        if not pending:
+            return
+        ids = [m.key.decode("utf-8", "replace") for m in pending if m.key is not None]
+        since = min(m.timestamp_ms for m in pending) - PROBE_LOOKBACK_MS
+        found = await retry(batch, "probe", lambda: asyncio.to_thread(self.table.stored, ids, since))
+        for m in pending:
+            if m.key is None:
+                continue
+            received = found.get(m.key.decode("utf-8", "replace"))
+            if received is not None:
+                self.stored.add(m.partition, m.key, received)

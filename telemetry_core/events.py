@@ -2,18 +2,21 @@
 
 ``RawEvent`` is what ingest publishes to ``telemetry.raw.v1`` (key: the event id) once the
 client is authenticated: every received field verbatim (except the API key itself, replaced
-by its id), plus what the server knew at receipt. ``FlaggedEvent`` is what the flagger
-publishes to ``telemetry.flagged.v1``: the stored row, flags included.
+by its id), plus what the server knew at receipt. The flagger turns it into the finished
+``events`` row (``telemetry_core.clickhouse.rows``) and publishes that to the flagged topic;
+``FlaggedEvent`` is the same row as a record, for code that builds rows without Kafka.
 
-Encoding is compact UTF-8 JSON with a ``v`` schema version. Decoding validates types and
-raises ``EventDecodeError`` with a reason, so a consumer can dead-letter instead of crash.
+Encoding is compact UTF-8 JSON (msgspec: exact integers of any size, one pass in C) with a
+``v`` schema version. Decoding validates types and raises ``EventDecodeError`` with a reason,
+so a consumer can dead-letter instead of crash.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 SCHEMA_VERSION = 1
 
@@ -68,13 +71,31 @@ class FlaggedEvent:
     schema_version: int = SCHEMA_VERSION
 
 
-def _dumps(obj: object) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
 
 
-def _raw_body(event: RawEvent) -> dict[str, Any]:
-    # Built by hand rather than with asdict(), which deep-copies every field value (the
-    # ingest and flagger hot paths); the bytes are the same: dataclass field order, then "v".
+def dumps(obj: object) -> bytes:
+    """Compact UTF-8 JSON; raises ``EventDecodeError`` for what JSON cannot hold (lone surrogates)."""
+    try:
+        return _encoder.encode(obj)
+    except (TypeError, ValueError, UnicodeEncodeError, OverflowError) as exc:
+        raise EventDecodeError(f"not encodable as JSON: {exc}") from None
+
+
+def loads_object(data: bytes) -> dict[str, Any]:
+    """A JSON object from ``data``, or ``EventDecodeError`` saying why not."""
+    try:
+        body = _decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise EventDecodeError("not a JSON object")
+    return body
+
+
+def raw_body(event: RawEvent) -> dict[str, Any]:
+    """The wire form of a raw event (built by hand: ``asdict`` deep-copies every field value)."""
     return {
         "event_id": event.event_id,
         "received_at_ms": event.received_at_ms,
@@ -89,45 +110,40 @@ def _raw_body(event: RawEvent) -> dict[str, Any]:
 
 
 def encode_raw(event: RawEvent) -> bytes:
-    return _dumps(_raw_body(event))
+    return dumps(raw_body(event))
 
 
-def encode_flagged(event: FlaggedEvent) -> bytes:
-    f = event.flags
-    flags = {
-        "is_correct_format": f.is_correct_format,
-        "product_exists": f.product_exists,
-        "product_version_exists": f.product_version_exists,
-        "license_key_exists": f.license_key_exists,
-        "has_red_flags": f.has_red_flags,
-        "red_flags": list(f.red_flags),
-    }
-    body = {
-        "v": event.schema_version,
-        "raw": _raw_body(event.raw),
-        "errors": event.errors,
-        "flags": flags,
-        "processed_at_ms": event.processed_at_ms,
-        "retention_days": event.retention_days,
-    }
-    return _dumps(body)
+_STRINGS = ("event_id", "tenant_id", "api_key_id", "client_ip", "user_agent")
 
 
-def _load_object(data: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise EventDecodeError(f"not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise EventDecodeError("not a JSON object")
+def check_raw_body(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` if it is a raw event of this schema version (types checked), else ``EventDecodeError``."""
+    version = body.get("v")
+    if version != SCHEMA_VERSION:
+        raise EventDecodeError(f"unknown schema version {version!r}")
+    for name in _STRINGS:
+        if type(body.get(name)) is not str:
+            raise EventDecodeError(f"field {name!r} missing or not str")
+    received = body.get("received_at_ms")
+    if type(received) is not int:
+        raise EventDecodeError("field 'received_at_ms' missing or not int")
+    if type(body.get("fields")) is not dict:
+        raise EventDecodeError("field 'fields' missing or not dict")
     return body
 
 
-def _require(body: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
-    value = body.get(name)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
-        raise EventDecodeError(f"field {name!r} missing or not {getattr(kind, '__name__', kind)}")
-    return value
+def raw_from_dict(body: dict[str, Any]) -> RawEvent:
+    check_raw_body(body)
+    return RawEvent(
+        event_id=body["event_id"],
+        received_at_ms=body["received_at_ms"],
+        tenant_id=body["tenant_id"],
+        api_key_id=body["api_key_id"],
+        client_ip=body["client_ip"],
+        user_agent=body["user_agent"],
+        fields=body["fields"],
+        errors=_errors(body.get("errors", {}), "errors"),
+    )
 
 
 def _errors(value: Any, where: str) -> FieldErrors:
@@ -138,50 +154,5 @@ def _errors(value: Any, where: str) -> FieldErrors:
     return value
 
 
-def raw_from_dict(body: dict[str, Any]) -> RawEvent:
-    version = body.get("v")
-    if version != SCHEMA_VERSION:
-        raise EventDecodeError(f"unknown schema version {version!r}")
-    fields = _require(body, "fields", dict)
-    if any(isinstance(v, dict | list) for v in fields.values()):
-        raise EventDecodeError("fields must hold scalars only")
-    return RawEvent(
-        event_id=_require(body, "event_id", str),
-        received_at_ms=_require(body, "received_at_ms", int),
-        tenant_id=_require(body, "tenant_id", str),
-        api_key_id=_require(body, "api_key_id", str),
-        client_ip=_require(body, "client_ip", str),
-        user_agent=_require(body, "user_agent", str),
-        fields=fields,
-        errors=_errors(body.get("errors", {}), "errors"),
-    )
-
-
 def decode_raw(data: bytes) -> RawEvent:
-    return raw_from_dict(_load_object(data))
-
-
-def decode_flagged(data: bytes) -> FlaggedEvent:
-    body = _load_object(data)
-    if body.get("v") != SCHEMA_VERSION:
-        raise EventDecodeError(f"unknown schema version {body.get('v')!r}")
-    raw = raw_from_dict(_require(body, "raw", dict))
-    f = _require(body, "flags", dict)
-    try:
-        flags = Flags(
-            is_correct_format=bool(f["is_correct_format"]),
-            product_exists=bool(f["product_exists"]),
-            product_version_exists=bool(f["product_version_exists"]),
-            license_key_exists=bool(f["license_key_exists"]),
-            has_red_flags=bool(f["has_red_flags"]),
-            red_flags=tuple(str(r) for r in f["red_flags"]),
-        )
-    except (KeyError, TypeError) as exc:
-        raise EventDecodeError(f"flags incomplete: {exc}") from None
-    return FlaggedEvent(
-        raw=raw,
-        errors=_errors(body.get("errors", {}), "errors"),
-        flags=flags,
-        processed_at_ms=_require(body, "processed_at_ms", int),
-        retention_days=_require(body, "retention_days", int),
-    )
+    return raw_from_dict(loads_object(data))

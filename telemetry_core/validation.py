@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from telemetry_core.events import FieldErrors
@@ -37,6 +38,8 @@ NUMERIC_FIELDS = {
 }
 MAX_LENGTH = {name: 255 for name in FIELD_ORDER}
 MAX_LENGTH["text_data"] = 65_535
+# Stored as received (not stripped): text is the payload, data_type is compared verbatim.
+_VERBATIM = frozenset({"text_data", "data_type"})
 
 # PHP is_numeric: optional surrounding whitespace, sign, decimal digits, exponent.
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -75,52 +78,67 @@ def parse_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+Normal = str | float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A submission checked once: its field errors (the 831 answer) and every known field's value
+    as stored (texts stripped, numbers parsed; ``None`` when absent or not a valid value)."""
+
+    errors: FieldErrors
+    values: dict[str, Normal]
+
+
 def validate(fields: Mapping[str, Any], product_exists: ProductCheck) -> FieldErrors:
     """Every error of a submission, keyed by field in ``FIELD_ORDER``; empty when correct.
 
     ``product_exists(product_id)`` answers for the authenticated key's tenant.
     """
+    return check(fields, product_exists).errors
+
+
+def check(fields: Mapping[str, Any], product_exists: ProductCheck) -> Checked:
+    """``validate`` plus the parsed values, so a caller that stores the event parses each field once."""
     errors: FieldErrors = {}
+    values: dict[str, Normal] = {}
     data_type = fields.get("data_type")
     for name in FIELD_ORDER:
-        message = _check(name, fields.get(name), data_type, product_exists)
+        message, values[name] = _check(name, fields.get(name), data_type, product_exists)
         if message:
             errors[name] = [message]
-    return errors
+    return Checked(errors, values)
 
 
-def _check(name: str, value: Any, data_type: Any, product_exists: ProductCheck) -> str | None:
+def _check(name: str, value: Any, data_type: Any, product_exists: ProductCheck) -> tuple[str | None, Normal]:
     if name in NUMERIC_FIELDS:
         return _check_numeric(name, value, data_type)
-    if name == "text_data":
-        if not present(value):
-            return f"The {label(name)} field is required when data type is text." if data_type == "text" else None
-        return _check_text(name, value)
     if not present(value):
-        return f"The {label(name)} field is required."
-    message = _check_text(name, value)
-    if message:
-        return message
-    if name == "data_type" and value not in DATA_TYPES:
-        return f"The selected {label(name)} is invalid."
-    if name == "product_id" and not product_exists(as_text(value) or ""):
-        return f"The selected {label(name)} is invalid."
-    return None
-
-
-def _check_text(name: str, value: Any) -> str | None:
+        if name == "text_data":
+            needed = data_type == "text"
+            return (f"The {label(name)} field is required when data type is text." if needed else None), None
+        return f"The {label(name)} field is required.", None
     text = as_text(value)
     if text is None:
-        return f"The {label(name)} field must be a string."
+        return f"The {label(name)} field must be a string.", None
+    stored: Normal = text
+    if name in _VERBATIM:  # as received, and only a string (a number given as text_data is not stored)
+        stored = value if isinstance(value, str) else None
     if len(text) > MAX_LENGTH[name]:
-        return f"The {label(name)} field must not be greater than {MAX_LENGTH[name]} characters."
-    return None
+        return f"The {label(name)} field must not be greater than {MAX_LENGTH[name]} characters.", stored
+    if name == "data_type" and value not in DATA_TYPES:
+        return f"The selected {label(name)} is invalid.", stored
+    if name == "product_id" and not product_exists(text):
+        return f"The selected {label(name)} is invalid.", stored
+    return None, stored
 
 
-def _check_numeric(name: str, value: Any, data_type: Any) -> str | None:
+def _check_numeric(name: str, value: Any, data_type: Any) -> tuple[str | None, Normal]:
     wanted = NUMERIC_FIELDS[name]
     if not present(value):
-        return f"The {label(name)} field is required when data type is {wanted}." if data_type == wanted else None
-    if parse_number(value) is None:
-        return f"The {label(name)} field must be a number."
-    return None
+        needed = data_type == wanted
+        return (f"The {label(name)} field is required when data type is {wanted}." if needed else None), None
+    number = parse_number(value)
+    if number is None:
+        return f"The {label(name)} field must be a number.", None
+    return None, number

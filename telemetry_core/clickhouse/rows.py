@@ -1,13 +1,23 @@
-"""Mapping a flagged event to a row of ``events`` (column order of ``EVENT_COLUMNS``)."""
+"""The ``events`` row: the one mapping from an event to its stored columns.
+
+The flagger builds each row once, as a JSON object in ``JSONEachRow`` form (``encode_row``), and
+publishes those bytes; the sink inserts them as they are and ClickHouse parses them. Column
+names and types are those of ``migrations/0001_events.sql``: times are ``"seconds.mmm"``
+strings (DateTime64(3) reads a JSON number as whole seconds), absent or invalid values are
+``null`` in the Nullable columns, ``errors`` and ``raw_fields`` are JSON text.
+
+``event_row`` gives the same row as a list in ``EVENT_COLUMNS`` order with ``datetime`` values,
+for code that inserts through clickhouse-connect's typed path (test and benchmark loaders).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Mapping
 from typing import Any
 
-from telemetry_core.events import FlaggedEvent
-from telemetry_core.validation import as_text, parse_number, present
+from telemetry_core.events import SCHEMA_VERSION, EventDecodeError, FlaggedEvent, Flags, dumps
+from telemetry_core.validation import Checked, check
 
 EVENT_COLUMNS = (
     "event_id",
@@ -44,54 +54,89 @@ EVENT_COLUMNS = (
 # dropped by the table and by the aggregate view alike.
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
 
-
-def _text(fields: dict[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    return as_text(value) if present(value) else None
-
-
-def _number(fields: dict[str, Any], name: str) -> float | None:
-    value = fields.get(name)
-    return parse_number(value) if present(value) else None
+# DateTime64 holds up to 2299-12-31; UInt16 bounds retention_days.
+MAX_TIME_MS = int(dt.datetime(2299, 12, 31, tzinfo=dt.UTC).timestamp() * 1000)
+MAX_RETENTION_DAYS = 0xFFFF
 
 
-def _time(ms: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC)
+def row(
+    raw: Mapping[str, Any],
+    checked: Checked,
+    flags: Flags,
+    processed_at_ms: int,
+    retention_days: int,
+) -> dict[str, Any]:
+    """The row of the raw event ``raw`` (its wire form, see ``telemetry_core.events.raw_body``).
+
+    Raises ``EventDecodeError`` for an event no ``events`` row can hold (a time outside
+    1970-2299, a retention outside UInt16): inserting it would fail the whole batch."""
+    received_at_ms = raw["received_at_ms"]
+    for name, ms in (("received_at_ms", received_at_ms), ("processed_at_ms", processed_at_ms)):
+        if not 0 <= ms <= MAX_TIME_MS:
+            raise EventDecodeError(f"unstorable event: {name} {ms} outside 1970-2299")
+    if not 0 <= retention_days <= MAX_RETENTION_DAYS:
+        raise EventDecodeError(f"unstorable event: retention_days {retention_days} outside 0-65535")
+    v = checked.values
+    return {
+        "event_id": raw["event_id"],
+        "tenant_id": raw["tenant_id"],
+        "api_key_id": raw["api_key_id"],
+        "data_type": v["data_type"] or "",
+        "data_group": v["data_group"] or "",
+        "numeric_value": v["numeric_data_single_value"],
+        "numeric_x": v["numeric_data_x"],
+        "numeric_y": v["numeric_data_y"],
+        "text_data": v["text_data"],
+        "product_id": v["product_id"],
+        "user_identifier": v["user_identifier"],
+        "license_key": v["license_key"],
+        "activation_identifier": v["activation_identifier"],
+        "product_version": v["product_version"],
+        "is_correct_format": int(flags.is_correct_format),
+        "product_exists": int(flags.product_exists),
+        "product_version_exists": int(flags.product_version_exists),
+        "license_key_exists": int(flags.license_key_exists),
+        "has_red_flags": int(flags.has_red_flags),
+        "red_flags": flags.red_flags,
+        "errors": dumps(checked.errors).decode(),
+        "raw_fields": dumps(raw["fields"]).decode(),
+        "client_ip": raw["client_ip"],
+        "user_agent": raw["user_agent"],
+        "received_at": _time_text(received_at_ms),
+        "processed_at": _time_text(processed_at_ms),
+        "retention_days": retention_days,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def encode_row(values: Mapping[str, Any]) -> bytes:
+    """One JSONEachRow line (without the newline)."""
+    return dumps(values)
+
+
+def _time_text(ms: int) -> str:
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def _time(text: str) -> dt.datetime:
+    seconds, millis = text.split(".")
+    return dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC) + dt.timedelta(milliseconds=int(millis))
 
 
 def event_row(event: FlaggedEvent) -> list[Any]:
-    """One ``events`` row; values that are not valid numbers are stored as NULL (and flagged)."""
-    raw, flags = event.raw, event.flags
-    f = raw.fields
-    data_type = f.get("data_type")
-    text_data = f.get("text_data")
-    return [
-        raw.event_id,
-        raw.tenant_id,
-        raw.api_key_id,
-        data_type if isinstance(data_type, str) else "",
-        _text(f, "data_group") or "",
-        _number(f, "numeric_data_single_value"),
-        _number(f, "numeric_data_x"),
-        _number(f, "numeric_data_y"),
-        text_data if isinstance(text_data, str) and present(text_data) else None,
-        _text(f, "product_id"),
-        _text(f, "user_identifier"),
-        _text(f, "license_key"),
-        _text(f, "activation_identifier"),
-        _text(f, "product_version"),
-        int(flags.is_correct_format),
-        int(flags.product_exists),
-        int(flags.product_version_exists),
-        int(flags.license_key_exists),
-        int(flags.has_red_flags),
-        list(flags.red_flags),
-        json.dumps(event.errors, separators=(",", ":")),
-        json.dumps(f, separators=(",", ":"), ensure_ascii=False),
-        raw.client_ip,
-        raw.user_agent,
-        _time(raw.received_at_ms),
-        _time(event.processed_at_ms),
-        event.retention_days,
-        event.schema_version,
-    ]
+    """``row`` of a ``FlaggedEvent`` as a list in ``EVENT_COLUMNS`` order, times as datetimes."""
+    raw = event.raw
+    body = {
+        "event_id": raw.event_id,
+        "tenant_id": raw.tenant_id,
+        "api_key_id": raw.api_key_id,
+        "client_ip": raw.client_ip,
+        "user_agent": raw.user_agent,
+        "received_at_ms": raw.received_at_ms,
+        "fields": raw.fields,
+    }
+    checked = Checked(event.errors, check(raw.fields, lambda _: True).values)
+    values = row(body, checked, event.flags, event.processed_at_ms, event.retention_days)
+    values["received_at"], values["processed_at"] = _time(values["received_at"]), _time(values["processed_at"])
+    values["red_flags"] = list(event.flags.red_flags)
+    return [values[name] for name in EVENT_COLUMNS]

@@ -1,8 +1,8 @@
-"""A sink whose writer SIGKILLs its own process right after the Nth insert was accepted, i.e.
+"""A sink whose table SIGKILLs its own process right after the Nth insert was accepted, i.e.
 between ClickHouse accepting a batch and the offset commit (``CRASH_AFTER_INSERTS``, default 2).
 
 Run like the real worker: ``python crashing_sink.py --namespace NS`` with the ``TELEMETRY_*``
-environment. Only the writer differs; everything else is ``processors.app.build_sink``.
+environment. Only the table differs; everything else is ``processors.app.build_sink``.
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from processors.__main__ import run_worker
 from processors.app import build_sink, names
-from processors.writer import ClickHouseWriter
+from processors.clickhouse import ClickHouseEvents
 from telemetry_core.settings import Settings
 
 
-class KillAfterInserts(ClickHouseWriter):
+class KillAfterInserts(ClickHouseEvents):
     def __init__(self, settings: Settings, after: int) -> None:
         super().__init__(settings)
         self.after, self.inserts = after, 0
 
-    def insert(self, rows: Sequence[Sequence[Any]], token: str) -> None:
+    def insert(self, rows: Sequence[bytes], token: str) -> None:
         super().insert(rows, token)
         self.inserts += 1
         if self.inserts >= self.after:
@@ -37,8 +36,8 @@ def main() -> int:
     parser.add_argument("--namespace", default="")
     args = parser.parse_args()
     settings = Settings.from_env(os.environ)
-    writer = KillAfterInserts(settings, int(os.environ.get("CRASH_AFTER_INSERTS", "2")))
-    return run_worker(build_sink(settings, names(args.namespace), writer=writer), settings.log_level)
+    table = KillAfterInserts(settings, int(os.environ.get("CRASH_AFTER_INSERTS", "2")))
+    return run_worker(build_sink(settings, names(args.namespace), table=table), settings.log_level)
 
 
 if __name__ == "__main__":

@@ -171,14 +171,19 @@ class Pipeline:
             {**GOOD_FIELDS, **fields},
         )
 
-    async def produce(self, events: Iterable[RawEvent | bytes], topic: str | None = None) -> None:
-        """Publish raw events (or arbitrary bytes) with acks=all."""
+    async def produce(
+        self, events: Iterable[RawEvent | bytes | tuple[bytes, bytes]], topic: str | None = None
+    ) -> None:
+        """Publish raw events (or arbitrary bytes, or (key, value) pairs) with acks=all."""
         producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all")
         await producer.start()
         try:
             futures = []
             for item in events:
-                key, value = (item.event_id.encode(), encode_raw(item)) if isinstance(item, RawEvent) else (None, item)
+                if isinstance(item, RawEvent):
+                    key, value = item.event_id.encode(), encode_raw(item)
+                else:
+                    key, value = item if isinstance(item, tuple) else (None, item)
                 futures.append(await producer.send(topic or self.names.topics.raw, value, key=key))
             await asyncio.gather(*futures)
         finally:

@@ -1,24 +1,32 @@
-"""Writing rows to ClickHouse: the seam (``EventWriter``), the clickhouse-connect writer, and backoff.
+"""The sink's table: the seam (``EventsTable``) and its clickhouse-connect implementation.
 
 What "accepted" means: ``insert`` returns only after ClickHouse answered the insert with success,
 i.e. the block is written to a part (and, on a cluster, forwarded to its shard synchronously).
-Every insert carries an ``insert_deduplication_token`` (see ``processors.batch.dedup_token``):
+Rows travel as the flagger made them (JSONEachRow lines) and ClickHouse parses them. Every
+insert carries an ``insert_deduplication_token`` (see ``processors.batch.dedup_token``):
 ClickHouse drops a block whose token it has seen within the table's deduplication window, in
 ``events`` and in the ``events_hourly`` view alike, so retrying an insert whose answer was lost
-stores it once. Driver errors are translated once, here, into ``StorageError``.
+stores it once.
+
+Driver errors are translated once, here, by what retrying can do about them:
+``StorageError`` (unreachable, overloaded, timed out: retried), ``RowsRejected`` (the data of
+this insert cannot be parsed or stored: retrying the same rows fails the same way, the sink
+finds the culprits) and ``StorageMisconfigured`` (no such table or column, no permission: no
+insert can succeed until an operator acts; the worker stops, nothing committed).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from clickhouse_connect.driver.client import Client
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
 from clickhouse_connect.driver.external import ExternalData
 
-from processors.errors import StorageError
+from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from telemetry_core.clickhouse.connection import connect
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS
 from telemetry_core.settings import Settings
@@ -30,6 +38,13 @@ PROBE_CHUNK = 20_000
 CONNECT_TIMEOUT_S = 5
 SEND_RECEIVE_TIMEOUT_S = 60
 
+# ClickHouse error codes (src/Common/ErrorCodes.cpp) by what a retry can do.
+# The rows themselves: parse errors, values out of range, invalid UTF-8 where checked.
+DATA_ERRORS = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407, 1001})
+# The setup: unknown database/table/column/identifier, no permission, readonly, bad setting.
+SETUP_ERRORS = frozenset({10, 16, 36, 47, 60, 81, 115, 164, 192, 193, 194, 195, 497, 516})
+_CODE = re.compile(r"\bCode: (\d+)")
+
 # The ids travel as an external table (one request, no size limit of form fields or URLs).
 _STORED_SQL = (
     "SELECT event_id, toUnixTimestamp64Milli(min(received_at)) FROM {table} "
@@ -39,14 +54,16 @@ _STORED_SQL = (
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-class EventWriter(Protocol):
-    """Blocking calls, run in a worker thread; they raise ``StorageError`` when ClickHouse fails."""
+class EventsTable(Protocol):
+    """Blocking calls, run in a worker thread; errors are those of this module's docstring."""
 
     def prepare(self) -> None:
         """Connect ahead of the first insert, if ClickHouse answers (errors are retried later)."""
         ...
 
-    def insert(self, rows: Sequence[Sequence[Any]], token: str) -> None: ...
+    def insert(self, rows: Sequence[bytes], token: str) -> None:
+        """Insert JSONEachRow lines (each one object, no newline) as one block."""
+        ...
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
         """Of ``event_ids``, those stored with ``received_at >= since_ms`` -> earliest received_at (ms)."""
@@ -55,29 +72,26 @@ class EventWriter(Protocol):
     def close(self) -> None: ...
 
 
-class ClickHouseWriter:
+class ClickHouseEvents:
     """Inserts into ``events`` (the Distributed table on a cluster). Connects lazily and again
     after a failure, so a ClickHouse that is down at start-up is just another retried error."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: Client | None = None
-        self._column_types: Any = None
         self._insert_settings: dict[str, Any] = dict(INSERT_SETTINGS)
         if settings.clickhouse_cluster:
             self._insert_settings["distributed_foreground_insert"] = 1
 
     def _connected(self) -> Client:
         if self._client is None:
-            client = connect(
+            self._client = connect(
                 self._settings,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 send_receive_timeout=SEND_RECEIVE_TIMEOUT_S,
                 autogenerate_session_id=False,
                 compress=False,
             )
-            context = client.create_insert_context(TABLE, list(EVENT_COLUMNS))
-            self._client, self._column_types = client, context.column_types
         return self._client
 
     def prepare(self) -> None:
@@ -87,18 +101,17 @@ class ClickHouseWriter:
             self._reset()
             log.warning("ClickHouse not reachable at start-up (inserts will retry): %s", _short(exc))
 
-    def insert(self, rows: Sequence[Sequence[Any]], token: str) -> None:
+    def insert(self, rows: Sequence[bytes], token: str) -> None:
         try:
-            self._connected().insert(
+            self._connected().raw_insert(
                 TABLE,
-                rows,
-                column_names=list(EVENT_COLUMNS),
-                column_types=self._column_types,
+                column_names=EVENT_COLUMNS,
+                insert_block=b"\n".join(rows),
                 settings={"insert_deduplication_token": token, **self._insert_settings},
+                fmt="JSONEachRow",
             )
         except (ClickHouseError, OSError) as exc:
-            self._reset()
-            raise StorageError(f"insert of {len(rows)} rows failed: {_short(exc)}") from exc
+            raise self._translate(exc, f"insert of {len(rows)} rows") from exc
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -113,9 +126,17 @@ class ClickHouseWriter:
                 result = client.query(sql, parameters={"since": since_ms}, external_data=ids)
                 found.update((str(row[0]), int(row[1])) for row in result.result_rows)
         except (ClickHouseError, OSError) as exc:
-            self._reset()
-            raise StorageError(f"looking up stored event ids failed: {_short(exc)}") from exc
+            raise self._translate(exc, "looking up stored event ids") from exc
         return found
+
+    def _translate(self, exc: BaseException, what: str) -> StorageError | RowsRejected | StorageMisconfigured:
+        code = error_code(exc)
+        if code in DATA_ERRORS:
+            return RowsRejected(f"{what} rejected by ClickHouse: {_short(exc)}")
+        if code in SETUP_ERRORS:
+            return StorageMisconfigured(f"{what} cannot succeed until ClickHouse is fixed: {_short(exc)}")
+        self._reset()
+        return StorageError(f"{what} failed: {_short(exc)}")
 
     def _reset(self) -> None:
         client, self._client = self._client, None
@@ -129,19 +150,14 @@ class ClickHouseWriter:
         self._reset()
 
 
+def error_code(exc: BaseException) -> int | None:
+    """The ClickHouse error code a server error names (``Code: N.``), ``None`` for other failures."""
+    if not isinstance(exc, DatabaseError):
+        return None
+    found = _CODE.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:300]}"
-
-
-class Backoff:
-    """Exponential delays between retries: ``initial``, doubling, capped at ``maximum``."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.maximum, self.initial * 2.0**self.attempt)
-        self.attempt += 1
-        return delay
