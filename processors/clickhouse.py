@@ -2,7 +2,7 @@
 
 What "accepted" means: ``insert`` returns only after ClickHouse answered the insert with success,
 i.e. the block is written to a part (and, on a cluster, forwarded to its shard synchronously).
-Rows travel as the flagger made them (JSONEachRow lines) and ClickHouse parses them. Every
+Rows travel as the flagger made them (JSONCompactEachRow lines) and ClickHouse parses them. Every
 insert carries an ``insert_deduplication_token`` (see ``processors.batch.dedup_token``):
 ClickHouse drops a block whose token it has seen within the table's deduplication window, in
 ``events`` and in the ``events_hourly`` view alike, so retrying an insert whose answer was lost
@@ -28,7 +28,7 @@ from clickhouse_connect.driver.external import ExternalData
 
 from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from telemetry_core.clickhouse.connection import connect
-from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS
+from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS, ROW_FORMAT
 from telemetry_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class EventsTable(Protocol):
         ...
 
     def insert(self, rows: Sequence[bytes], token: str) -> None:
-        """Insert JSONEachRow lines (each one object, no newline) as one block."""
+        """Insert rows as the flagger encoded them (``ROW_FORMAT`` lines, no newline) as one block."""
         ...
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
@@ -108,7 +108,7 @@ class ClickHouseEvents:
                 column_names=EVENT_COLUMNS,
                 insert_block=b"\n".join(rows),
                 settings={"insert_deduplication_token": token, **self._insert_settings},
-                fmt="JSONEachRow",
+                fmt=ROW_FORMAT,
             )
         except (ClickHouseError, OSError) as exc:
             raise self._translate(exc, f"insert of {len(rows)} rows") from exc

@@ -75,7 +75,7 @@ def flag_batch(
 
 
 def flag_record(value: bytes | None, rules: FlagRules, now_ms: int) -> tuple[bytes, int, bytes, Flags]:
-    """(key: the event id, received_at_ms, the row's JSONEachRow bytes, the flags) of one raw record."""
+    """(key: the event id, received_at_ms, the row as JSONCompactEachRow bytes, the flags) of one raw record."""
     if value is None:
         raise EventDecodeError("no value (tombstone)")
     raw = check_raw_body(loads_object(value))

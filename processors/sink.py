@@ -1,6 +1,6 @@
 """The sink: flagged rows -> ClickHouse ``events``, each event id stored once.
 
-The flagged records are finished rows (JSONEachRow, see ``telemetry_core.clickhouse.rows``),
+The flagged records are finished rows (JSONCompactEachRow, see ``telemetry_core.clickhouse.rows``),
 keyed by event id, timestamped with the time the ingest received the event. The sink never
 decodes them: it drops duplicates by key, inserts the rest as bytes, and ClickHouse parses them.
 

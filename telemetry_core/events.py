@@ -14,7 +14,7 @@ so a consumer can dead-letter instead of crash.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -47,9 +47,9 @@ class RawEvent:
     schema_version: int = SCHEMA_VERSION
 
 
-@dataclass(frozen=True)
-class Flags:
-    """The five 0/1 flags and the red-flag reasons (see ``telemetry_core.flags``)."""
+class Flags(NamedTuple):
+    """The five 0/1 flags and the red-flag reasons (see ``telemetry_core.flags``); a tuple, as
+    one is made per event."""
 
     is_correct_format: bool
     product_exists: bool

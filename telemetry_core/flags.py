@@ -11,7 +11,6 @@ from typing import Any
 
 from telemetry_core.events import FieldErrors, Flags
 from telemetry_core.reference import ReferenceLookup
-from telemetry_core.validation import as_text, present
 
 FLAG_NAMES = ("license_key_exists", "product_exists", "product_version_exists", "is_correct_format", "has_red_flags")
 
@@ -28,17 +27,18 @@ RED_FLAG_REASONS = (
 )
 
 
-def _text(fields: Mapping[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    return as_text(value) if present(value) else None
+def _text(values: Mapping[str, Any], name: str) -> str | None:
+    value = values.get(name)
+    return value if isinstance(value, str) else None
 
 
-def compute_flags(tenant_id: str, fields: Mapping[str, Any], errors: FieldErrors, ref: ReferenceLookup) -> Flags:
-    """The flags of one event of ``tenant_id`` whose validation produced ``errors``."""
-    product_id = _text(fields, "product_id")
-    version = _text(fields, "product_version")
-    license_key = _text(fields, "license_key")
-    activation = _text(fields, "activation_identifier")
+def compute_flags(tenant_id: str, values: Mapping[str, Any], errors: FieldErrors, ref: ReferenceLookup) -> Flags:
+    """The flags of one event of ``tenant_id`` whose validation (``telemetry_core.validation.check``)
+    produced ``errors`` and the stored ``values`` (texts already stripped, blanks already None)."""
+    product_id = _text(values, "product_id")
+    version = _text(values, "product_version")
+    license_key = _text(values, "license_key")
+    activation = _text(values, "activation_identifier")
 
     product = ref.product(tenant_id, product_id) if product_id else None
     version_known = product is not None and version is not None and version in product.versions
@@ -66,5 +66,5 @@ def compute_flags(tenant_id: str, fields: Mapping[str, Any], errors: FieldErrors
         product_version_exists=version_known,
         license_key_exists=license_ is not None,
         has_red_flags=bool(reasons),
-        red_flags=tuple(r for r in RED_FLAG_REASONS if r in reasons),
+        red_flags=tuple(reasons),  # appended in RED_FLAG_REASONS order
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from telemetry_core.settings import Settings
 
 RAW = "telemetry.raw.v1"
-# v2: each record is the finished ``events`` row (JSONEachRow), see telemetry_core.clickhouse.rows
+# v2: each record is the finished ``events`` row (JSONCompactEachRow), see telemetry_core.clickhouse.rows
 FLAGGED = "telemetry.flagged.v2"
 DLQ = "telemetry.dlq.v1"
 REFERENCE = "telemetry.reference.v1"

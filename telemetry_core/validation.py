@@ -40,6 +40,18 @@ MAX_LENGTH = {name: 255 for name in FIELD_ORDER}
 MAX_LENGTH["text_data"] = 65_535
 # Stored as received (not stripped): text is the payload, data_type is compared verbatim.
 _VERBATIM = frozenset({"text_data", "data_type"})
+# How ``check`` treats each field: (name, kind, longest text, the data type that requires it).
+_TEXT, _VERBATIM_TEXT, _NUMBER = 0, 1, 2
+_REQUIRED_FOR = {**NUMERIC_FIELDS, "text_data": "text"}
+_PLAN = tuple(
+    (
+        name,
+        _NUMBER if name in NUMERIC_FIELDS else _VERBATIM_TEXT if name in _VERBATIM else _TEXT,
+        MAX_LENGTH[name],
+        _REQUIRED_FOR.get(name),
+    )
+    for name in FIELD_ORDER
+)
 
 # PHP is_numeric: optional surrounding whitespace, sign, decimal digits, exponent.
 _NUMERIC = re.compile(r"^\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*$")
@@ -99,14 +111,39 @@ def validate(fields: Mapping[str, Any], product_exists: ProductCheck) -> FieldEr
 
 
 def check(fields: Mapping[str, Any], product_exists: ProductCheck) -> Checked:
-    """``validate`` plus the parsed values, so a caller that stores the event parses each field once."""
+    """``validate`` plus the parsed values, so a caller that stores the event parses each field once.
+
+    A field that is a usable string, or absent where its data type does not need it (nearly every
+    field of nearly every event), is handled inline; everything else goes through ``_check``."""
     errors: FieldErrors = {}
     values: dict[str, Normal] = {}
-    data_type = fields.get("data_type")
-    for name in FIELD_ORDER:
-        message, values[name] = _check(name, fields.get(name), data_type, product_exists)
+    get = fields.get
+    data_type = get("data_type")
+    for name, kind, limit, needed_for in _PLAN:
+        value = get(name)
+        if type(value) is str:
+            text = value.strip()
+            if text and kind == _NUMBER:
+                if _NUMERIC.match(value) and math.isfinite(number := float(value)):
+                    values[name] = number
+                    continue
+            elif text and len(text) <= limit:
+                values[name] = value if kind == _VERBATIM_TEXT else text
+                continue
+        elif value is None and needed_for is not None and needed_for != data_type:
+            values[name] = None  # absent, and not required for this data type
+            continue
+        message, values[name] = _check(name, value, data_type, product_exists)
         if message:
             errors[name] = [message]
+    if "product_id" not in errors:
+        product_id = values["product_id"]
+        if isinstance(product_id, str) and not product_exists(product_id):
+            errors["product_id"] = [f"The selected {label('product_id')} is invalid."]
+    if "data_type" not in errors and data_type not in DATA_TYPES:
+        errors["data_type"] = [f"The selected {label('data_type')} is invalid."]
+    if errors:  # back into the platform's field order
+        errors = {name: errors[name] for name in FIELD_ORDER if name in errors}
     return Checked(errors, values)
 
 
@@ -126,10 +163,6 @@ def _check(name: str, value: Any, data_type: Any, product_exists: ProductCheck) 
         stored = value if isinstance(value, str) else None
     if len(text) > MAX_LENGTH[name]:
         return f"The {label(name)} field must not be greater than {MAX_LENGTH[name]} characters.", stored
-    if name == "data_type" and value not in DATA_TYPES:
-        return f"The selected {label(name)} is invalid.", stored
-    if name == "product_id" and not product_exists(text):
-        return f"The selected {label(name)} is invalid.", stored
     return None, stored
 
 

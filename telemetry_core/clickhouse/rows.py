@@ -1,10 +1,12 @@
 """The ``events`` row: the one mapping from an event to its stored columns.
 
-The flagger builds each row once, as a JSON object in ``JSONEachRow`` form (``encode_row``), and
-publishes those bytes; the sink inserts them as they are and ClickHouse parses them. Column
-names and types are those of ``migrations/0001_events.sql``: times are ``"seconds.mmm"``
-strings (DateTime64(3) reads a JSON number as whole seconds), absent or invalid values are
-``null`` in the Nullable columns, ``errors`` and ``raw_fields`` are JSON text.
+The flagger builds each row once, as a JSON array in ``EVENT_COLUMNS`` order
+(ClickHouse's ``JSONCompactEachRow`` format, ``encode_row``), and publishes those bytes; the sink
+inserts them as they are, naming the columns, and ClickHouse parses them. Types are those of
+``migrations/0001_events.sql``: times are ``"seconds.mmm"`` strings (DateTime64(3) reads a JSON
+number as whole seconds), absent or invalid values are ``null`` in the Nullable columns,
+``errors`` and ``raw_fields`` are JSON text. (Arrays rather than objects: a row is ~40% smaller
+without the 28 column names, for Kafka and for ClickHouse's parser.)
 
 ``event_row`` gives the same row as a list in ``EVENT_COLUMNS`` order with ``datetime`` values,
 for code that inserts through clickhouse-connect's typed path (test and benchmark loaders).
@@ -53,6 +55,7 @@ EVENT_COLUMNS = (
 # ClickHouse-side settings every events insert carries: a retried batch (same token) is
 # dropped by the table and by the aggregate view alike.
 INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+ROW_FORMAT = "JSONCompactEachRow"
 
 # DateTime64 holds up to 2299-12-31; UInt16 bounds retention_days.
 MAX_TIME_MS = int(dt.datetime(2299, 12, 31, tzinfo=dt.UTC).timestamp() * 1000)
@@ -65,8 +68,9 @@ def row(
     flags: Flags,
     processed_at_ms: int,
     retention_days: int,
-) -> dict[str, Any]:
-    """The row of the raw event ``raw`` (its wire form, see ``telemetry_core.events.raw_body``).
+) -> list[Any]:
+    """The row of the raw event ``raw`` (its wire form, see ``telemetry_core.events.raw_body``),
+    in ``EVENT_COLUMNS`` order.
 
     Raises ``EventDecodeError`` for an event no ``events`` row can hold (a time outside
     1970-2299, a retention outside UInt16): inserting it would fail the whole batch."""
@@ -77,40 +81,40 @@ def row(
     if not 0 <= retention_days <= MAX_RETENTION_DAYS:
         raise EventDecodeError(f"unstorable event: retention_days {retention_days} outside 0-65535")
     v = checked.values
-    return {
-        "event_id": raw["event_id"],
-        "tenant_id": raw["tenant_id"],
-        "api_key_id": raw["api_key_id"],
-        "data_type": v["data_type"] or "",
-        "data_group": v["data_group"] or "",
-        "numeric_value": v["numeric_data_single_value"],
-        "numeric_x": v["numeric_data_x"],
-        "numeric_y": v["numeric_data_y"],
-        "text_data": v["text_data"],
-        "product_id": v["product_id"],
-        "user_identifier": v["user_identifier"],
-        "license_key": v["license_key"],
-        "activation_identifier": v["activation_identifier"],
-        "product_version": v["product_version"],
-        "is_correct_format": int(flags.is_correct_format),
-        "product_exists": int(flags.product_exists),
-        "product_version_exists": int(flags.product_version_exists),
-        "license_key_exists": int(flags.license_key_exists),
-        "has_red_flags": int(flags.has_red_flags),
-        "red_flags": flags.red_flags,
-        "errors": dumps(checked.errors).decode(),
-        "raw_fields": dumps(raw["fields"]).decode(),
-        "client_ip": raw["client_ip"],
-        "user_agent": raw["user_agent"],
-        "received_at": _time_text(received_at_ms),
-        "processed_at": _time_text(processed_at_ms),
-        "retention_days": retention_days,
-        "schema_version": SCHEMA_VERSION,
-    }
+    return [
+        raw["event_id"],
+        raw["tenant_id"],
+        raw["api_key_id"],
+        v["data_type"] or "",
+        v["data_group"] or "",
+        v["numeric_data_single_value"],
+        v["numeric_data_x"],
+        v["numeric_data_y"],
+        v["text_data"],
+        v["product_id"],
+        v["user_identifier"],
+        v["license_key"],
+        v["activation_identifier"],
+        v["product_version"],
+        int(flags.is_correct_format),
+        int(flags.product_exists),
+        int(flags.product_version_exists),
+        int(flags.license_key_exists),
+        int(flags.has_red_flags),
+        flags.red_flags,
+        dumps(checked.errors).decode() if checked.errors else "{}",
+        dumps(raw["fields"]).decode(),
+        raw["client_ip"],
+        raw["user_agent"],
+        _time_text(received_at_ms),
+        _time_text(processed_at_ms),
+        retention_days,
+        SCHEMA_VERSION,
+    ]
 
 
-def encode_row(values: Mapping[str, Any]) -> bytes:
-    """One JSONEachRow line (without the newline)."""
+def encode_row(values: list[Any]) -> bytes:
+    """One ``ROW_FORMAT`` line (without the newline)."""
     return dumps(values)
 
 
@@ -137,6 +141,7 @@ def event_row(event: FlaggedEvent) -> list[Any]:
     }
     checked = Checked(event.errors, check(raw.fields, lambda _: True).values)
     values = row(body, checked, event.flags, event.processed_at_ms, event.retention_days)
-    values["received_at"], values["processed_at"] = _time(values["received_at"]), _time(values["processed_at"])
-    values["red_flags"] = list(event.flags.red_flags)
-    return [values[name] for name in EVENT_COLUMNS]
+    received, processed = EVENT_COLUMNS.index("received_at"), EVENT_COLUMNS.index("processed_at")
+    values[received], values[processed] = _time(values[received]), _time(values[processed])
+    values[EVENT_COLUMNS.index("red_flags")] = list(event.flags.red_flags)
+    return values

@@ -9,6 +9,7 @@ import pytest
 from telemetry_core.events import Flags
 from telemetry_core.flags import FLAG_NAMES, RED_FLAG_REASONS, compute_flags
 from telemetry_core.reference import License, Product, ReferenceStore, Tenant
+from telemetry_core.validation import check
 
 TENANT = "acme"
 GOOD: dict[str, Any] = {
@@ -36,7 +37,8 @@ def ref() -> ReferenceStore:
 
 
 def flags(ref: ReferenceStore, errors: dict[str, list[str]] | None = None, **fields: Any) -> Flags:
-    return compute_flags(TENANT, {**GOOD, **fields}, errors or {}, ref)
+    """The flags of the event ``GOOD`` + ``fields``, from its checked values as the flagger has them."""
+    return compute_flags(TENANT, check({**GOOD, **fields}, lambda _: True).values, errors or {}, ref)
 
 
 def test_a_clean_event_has_every_positive_flag_and_no_red_flags(ref: ReferenceStore) -> None:
@@ -122,7 +124,7 @@ def test_reasons_come_in_the_documented_order(ref: ReferenceStore) -> None:
 
 
 def test_unknown_tenant_knows_nothing(ref: ReferenceStore) -> None:
-    result = compute_flags("nobody", GOOD, {}, ref)
+    result = compute_flags("nobody", check(GOOD, lambda _: True).values, {}, ref)
     assert (result.product_exists, result.license_key_exists) == (False, False)
     assert result.red_flags == ("product_unknown", "product_version_unknown", "license_unknown")
 

@@ -1,0 +1,173 @@
+"""Whole-pipeline benchmark: ``python bench/pipeline.py [--seconds S] [--rate R] [--latency-seconds L]``.
+
+Everything on this machine, started by the project's own launcher (deploy/local ``Stack``) as
+``make up`` does: Kafka, ClickHouse (chdb), ingest, query, flagger, sink, default settings.
+
+1. Batch load: ``wrk`` (4 connections, 2 threads) posts 1,000-event JSON batches to
+   ``/api/v1/send-telemetry-data/batch`` for ``--seconds``. Acked = 1,000 x the 200 answers.
+   Then ClickHouse is polled (every 50 ms) until every acked event is stored: the lag after the
+   last ack. CPU time of each process (utime + stime from ``/proc/PID/stat``) from before the load
+   until the last row is stored, divided by the events stored: CPU µs per event per process.
+2. Baselines over the same topics and rows, each a process of its own, its CPU from /proc:
+   a plain aiokafka consume -> produce loop (raw topic -> a scratch topic, records as they are,
+   acks=all, commit per fetch), and a plain clickhouse-connect ``raw_insert`` of the flagged
+   rows (the same JSONCompactEachRow bytes, 10,000 per insert) into a scratch database.
+3. Latency: ``--rate`` single events/s (form posts, one request each, 64 connections from an
+   aiohttp client) for ``--latency-seconds``; each event carries its ``event_id`` and the time
+   its request was sent; ClickHouse is polled every 50 ms for the ids that became visible.
+   Latency = first poll that shows the id - send time (so it includes up to 50 ms of polling).
+4. Prints the figures (markdown) and writes ``--output`` (default bench/RESULTS.pipeline.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import pipeline_parts as parts  # noqa: E402
+
+from deploy.local import demo  # noqa: E402
+from deploy.local.ports import free_ports  # noqa: E402
+from deploy.local.stack import Stack, installed_services  # noqa: E402
+from telemetry_core.settings import Settings  # noqa: E402
+
+TARGETS = {"flagger": 40.0, "sink": 20.0}
+TARGET_LAG_S, TARGET_P99_S = 5.0, 1.0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the wrk batch load")
+    parser.add_argument("--rate", type=int, default=2000, help="single events/s of the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.pipeline.md")
+    return parser.parse_args()
+
+
+def start_stack(work: Path) -> tuple[Stack, Settings, demo.DemoKeys, dict[str, int]]:
+    ports = free_ports(8)
+    settings = Settings(
+        data_dir=work,
+        kafka_bootstrap=f"127.0.0.1:{ports[0]}",
+        kafka_controller_port=ports[1],
+        clickhouse_url=f"http://127.0.0.1:{ports[2]}",
+        ingest_port=ports[3],
+        query_port=ports[4],
+        flagger_metrics_port=ports[5],
+        sink_metrics_port=ports[6],
+        log_level="WARNING",
+    )
+    stack = Stack(settings, tied=True, out=lambda line: print(f"[stack] {line}", file=sys.stderr))
+    stack.start_servers()
+    stack.prepare_data()
+    prepared = demo.prepare(work)
+    if prepared is None:
+        raise SystemExit("no demo reference template")
+    rendered, keys, _ = prepared
+    demo.apply(rendered, stack.environ, stack.log_path("admin"))
+    stack.start_services(installed_services())
+    pids = {s.component.name: s.process.pid for s in stack.started}
+    return stack, settings, keys, pids
+
+
+async def run(args: argparse.Namespace, work: Path) -> str:
+    load_before = os.getloadavg()
+    stack, settings, keys, pids = await asyncio.to_thread(start_stack, work)
+    try:
+        await parts.warm_up(settings, keys.send_key)
+        batch = await parts.batch_run(settings, keys.send_key, pids, args.seconds, work)
+        stored = batch["stored"]
+        assert isinstance(stored, int)
+        baselines = await parts.baselines(settings, pids["clickhouse"], stored)
+        latency = await parts.latency_run(settings, keys.send_key, args.rate, args.latency_seconds)
+    finally:
+        await asyncio.to_thread(stack.stop)
+    return report(args, load_before, os.getloadavg(), batch, baselines, latency)
+
+
+def report(
+    args: argparse.Namespace,
+    load_before: tuple[float, float, float],
+    load_after: tuple[float, float, float],
+    batch: dict[str, object],
+    baselines: dict[str, float],
+    latency: dict[str, float],
+) -> str:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    cpu = batch["cpu_us_per_event"]
+    assert isinstance(cpu, dict)
+    names = ["ingest", "kafka", "clickhouse", "flagger", "sink"]
+    lines = [
+        "# Pipeline benchmark (issue 8)",
+        "",
+        f"Command: `python bench/pipeline.py --seconds {args.seconds:g} --rate {args.rate} "
+        f"--latency-seconds {args.latency_seconds:g}`",
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; load average before {load_before[0]:.2f} "
+        f"(5 min {load_before[1]:.2f}), after {load_after[0]:.2f}",
+        "Stack: deploy/local launcher, default settings, everything on this machine.",
+        "",
+        f"## Batch load: wrk, 4 connections, 1,000-event batches, {args.seconds:g} s",
+        "",
+        f"- acked: {batch['acked']:,} events at {batch['acked_rate']:,.0f} events/s; "
+        f"stored: {batch['stored']:,} at {batch['stored_rate']:,.0f} events/s (first request to last row)",
+        f"- lag after the last ack (last row stored): **{batch['lag_s']:.2f} s** "
+        f"(target ≤ {TARGET_LAG_S:g} s: {verdict(float(str(batch['lag_s'])) <= TARGET_LAG_S)})",
+        f"- non-200 answers: {batch['errors']}",
+        "",
+        "CPU time per stored event, per process (utime + stime from /proc/PID/stat over the run):",
+        "",
+        "| " + " | ".join(names) + " | total |",
+        "|" + "---|" * (len(names) + 1),
+        "| " + " | ".join(f"{cpu[n]:.1f} µs" for n in names) + f" | {sum(cpu[n] for n in names):.1f} µs |",
+        "",
+        "| worker | CPU µs/event | target | verdict |",
+        "|---|---|---|---|",
+        *(f"| {n} | {cpu[n]:.1f} | ≤ {t:g} | {verdict(cpu[n] <= t)} |" for n, t in TARGETS.items()),
+        "",
+        "Baselines over the same topics and rows (each its own process, CPU from /proc):",
+        "",
+        "| baseline | CPU µs/event | ClickHouse CPU µs/event | events/s |",
+        "|---|---|---|---|",
+        f"| plain aiokafka consume -> produce, raw topic -> scratch topic | {baselines['kafka_loop_us']:.1f} | "
+        f"| {baselines['kafka_loop_rate']:,.0f} |",
+        f"| plain clickhouse-connect raw_insert of the flagged rows (10,000 per insert) | "
+        f"{baselines['insert_us']:.1f} | {baselines['insert_clickhouse_us']:.1f} | {baselines['insert_rate']:,.0f} |",
+        "",
+        f"## Latency: {args.rate:,} single events/s for {args.latency_seconds:g} s (ingest answer -> row visible)",
+        "",
+        f"- sent {latency['sent']:,.0f}, acked {latency['acked']:,.0f}, achieved {latency['achieved_rate']:,.0f} "
+        f"requests/s, all visible: {latency['all_visible']:.0f}",
+        f"- ingest -> queryable: p50 {latency['p50']:.3f} s, p90 {latency['p90']:.3f} s, "
+        f"**p99 {latency['p99']:.3f} s**, max {latency['max']:.3f} s "
+        f"(target p99 ≤ {TARGET_P99_S:g} s: {verdict(latency['p99'] <= TARGET_P99_S)})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    args = parse_args()
+    if subprocess.run(["which", "wrk"], capture_output=True, check=False).returncode != 0:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        text = asyncio.run(run(args, Path(tmp)))
+    print(text)
+    args.output.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
