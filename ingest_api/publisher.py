@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from ingest_api.errors import TOO_LARGE, PublishError
 from ingest_api.flusher import RecordFlusher
 from telemetry_core.settings import Settings
-from telemetry_core.topics import RAW
+from telemetry_core.topics import MAX_RAW_RECORD_BYTES, RAW
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ STALE_AFTER_S = 3 * PROBE_INTERVAL_S
 CONNECT_BACKOFF_S = (0.5, 5.0)
 LINGER_MS = 0
 MAX_BATCH_BYTES = 256 * 1024
-MAX_REQUEST_BYTES = 1_048_576  # aiokafka's default, named: the flusher checks records against it
+MAX_REQUEST_BYTES = 1_048_576  # aiokafka's default; above MAX_RAW_RECORD_BYTES, the budget records are held to
 MAX_BUFFERED_BYTES = 16 * 1024 * 1024  # records waiting for the next flush; 503 "backlog" past it
 
 __all__ = ["TOO_LARGE", "KafkaPublisher", "MemoryPublisher", "PublishError", "Publisher", "Record"]
@@ -160,7 +160,7 @@ class KafkaPublisher:
             key_partitioner,
             wait_s=self._timeout_s,
             max_bytes=MAX_BUFFERED_BYTES,
-            max_record_bytes=MAX_REQUEST_BYTES,
+            max_record_bytes=MAX_RAW_RECORD_BYTES,  # the path's one size budget (telemetry_core.topics)
         )
         self._last_ok = time.monotonic()
         log.info("connected to Kafka at %s", self._settings.kafka_bootstrap)

@@ -90,7 +90,7 @@ def build_flagger(settings: Settings, stream_names: Names, *, publisher: Publish
 
     async def process(batch: SourceBatch, retry: Retry) -> None:
         metrics.messages.inc(amount=len(batch))
-        same_partitions = await publisher.partition_count(raw_topic) == await publisher.partition_count(flagged_topic)
+        same_partitions = await retry(batch, "metadata", lambda: same_counts(publisher, raw_topic, flagged_topic))
         flagged = flag_batch(batch.messages, rules, int(time.time() * 1000), same_partitions)  # pure
         dead_letters.check(flagged.outcomes)  # the DLQ cap, before anything is written
         records = [*flagged.records, *dead_letters.records(flagged.dead)]
@@ -128,6 +128,10 @@ def build_sink(
         settings.sink_metrics_port,
         settings.worker_metrics_host,
     )
+
+
+async def same_counts(publisher: Publisher, raw_topic: str, flagged_topic: str) -> bool:
+    return await publisher.partition_count(raw_topic) == await publisher.partition_count(flagged_topic)
 
 
 def create_app(settings: Settings, group_id: str) -> faust.App:

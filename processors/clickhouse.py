@@ -40,7 +40,7 @@ SEND_RECEIVE_TIMEOUT_S = 60
 
 # ClickHouse error codes (src/Common/ErrorCodes.cpp) by what a retry can do.
 # The rows themselves: parse errors, values out of range, invalid UTF-8 where checked.
-DATA_ERRORS = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407, 1001})
+DATA_ERRORS = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407})
 # The setup: unknown database/table/column/identifier, no permission, readonly, bad setting.
 SETUP_ERRORS = frozenset({10, 16, 36, 47, 60, 81, 115, 164, 192, 193, 194, 195, 497, 516})
 _CODE = re.compile(r"\bCode: (\d+)")
@@ -151,9 +151,13 @@ class ClickHouseEvents:
 
 
 def error_code(exc: BaseException) -> int | None:
-    """The ClickHouse error code a server error names (``Code: N.``), ``None`` for other failures."""
+    """The ClickHouse error code of a server error (clickhouse-connect's ``code``, from the
+    ``X-ClickHouse-Exception-Code`` header, else ``Code: N.`` in the text); ``None`` otherwise."""
     if not isinstance(exc, DatabaseError):
         return None
+    code = getattr(exc, "code", None)
+    if isinstance(code, int) and code > 0:
+        return code
     found = _CODE.search(str(exc))
     return int(found.group(1)) if found else None
 

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 REVOKE_FLUSH_TIMEOUT_S = 10.0
+# The most bytes of record values in one batch (and, twice that, pending before the intake waits).
+BATCH_MAX_BYTES = 32 * 1024 * 1024
 
 
 class Backoff:
@@ -79,13 +81,18 @@ Process = Callable[[SourceBatch, Retry], Awaitable[None]]
 
 
 class Batcher:
-    """Bounded hand-off between the faust stream and the batch loop. ``put`` wakes the loop only
-    when a batch is complete (not per message: a wake-up costs more than the message)."""
+    """Bounded hand-off between the intake and the batch loop. ``put_many`` wakes the loop only
+    when a batch is complete (not per fetch: a wake-up costs more than a message).
 
-    def __init__(self, max_pending: int) -> None:
-        self.max_pending = max_pending
+    Bounded in messages and in bytes: a batch holds at most ``max_bytes`` of values (at least one
+    message, however large), and the intake waits while ``max_pending`` messages or twice
+    ``max_bytes`` are pending, so large records cannot pile up in memory."""
+
+    def __init__(self, max_pending: int, max_bytes: int = BATCH_MAX_BYTES) -> None:
+        self.max_pending, self.max_bytes = max_pending, max_bytes
         self._items: deque[tuple[float, SourceMessage]] = deque()  # (arrival, message)
-        self._ready = asyncio.Event()  # set when len(items) >= _want, or on flush_now
+        self._bytes = 0
+        self._ready = asyncio.Event()  # set when a batch is complete, or on flush_now
         self._room = asyncio.Event()  # set when a batch was taken
         self._want = 1
         self._flush = False
@@ -93,14 +100,18 @@ class Batcher:
     def __len__(self) -> int:
         return len(self._items)
 
+    def _complete(self) -> bool:
+        return len(self._items) >= self._want or self._bytes >= self.max_bytes
+
     async def put_many(self, messages: Sequence[SourceMessage]) -> None:
-        """Add a fetched list; waits while ``max_pending`` messages are already pending."""
-        while len(self._items) >= self.max_pending:
+        """Add a fetched list; waits while the pending messages or bytes are at their bound."""
+        while len(self._items) >= self.max_pending or self._bytes >= 2 * self.max_bytes:
             self._room.clear()
             await self._room.wait()
         now = time.monotonic()
         self._items.extend((now, message) for message in messages)
-        if len(self._items) >= self._want:
+        self._bytes += sum(len(m.value) for m in messages if m.value)
+        if self._complete():
             self._ready.set()
 
     def flush_now(self) -> None:
@@ -109,21 +120,28 @@ class Batcher:
         self._ready.set()
 
     async def next_batch(self, max_size: int, max_seconds: float) -> list[SourceMessage]:
-        """Up to ``max_size`` messages: as soon as that many are pending, or ``max_seconds``
-        after the oldest of them arrived, or at once after ``flush_now``."""
+        """Up to ``max_size`` messages and ``max_bytes``: as soon as that many are pending, or
+        ``max_seconds`` after the oldest of them arrived, or at once after ``flush_now``."""
         self._want = 1
         while not self._items:
             self._ready.clear()
             await self._ready.wait()
         remaining = self._items[0][0] + max_seconds - time.monotonic()
-        if len(self._items) < max_size and not self._flush and remaining > 0:
-            self._want = max_size
+        self._want = max_size
+        if not self._complete() and not self._flush and remaining > 0:
             self._ready.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ready.wait(), remaining)
         self._flush = False
         self._want = 1
-        batch = [self._items.popleft()[1] for _ in range(min(max_size, len(self._items)))]
+        batch: list[SourceMessage] = []
+        taken = 0
+        items = self._items
+        while items and len(batch) < max_size and (not batch or taken < self.max_bytes):
+            message = items.popleft()[1]
+            batch.append(message)
+            taken += len(message.value) if message.value else 0
+        self._bytes -= taken
         self._room.set()
         return batch
 

@@ -20,8 +20,9 @@ exactness count with FINAL / LIMIT 1 BY event_id.
 
 A row ClickHouse refuses as data (it cannot happen for rows the flagger built, but a replayed or
 foreign record might) is found by halving the insert until the refused rows are alone; they
-become dead letters and the rest is stored. Each half carries its own deduplication token,
-derived from the batch's, so a re-read batch repeats the same inserts and ClickHouse drops them.
+become dead letters and the rest is stored. Every insert's deduplication token names exactly its
+rows (``processors.batch.dedup_token`` of the messages inserted), so a re-read batch repeats the
+same inserts for the same rows and ClickHouse drops them.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class Sink:
         self.metrics.messages.inc(amount=len(batch))
         await self._probe(batch, retry)
         chosen = select(batch.messages, self.stored)
-        refused = await self._insert(batch, chosen.messages, chosen.rows, dedup_token(batch), retry)
+        refused = await self._insert(batch, chosen.messages, chosen.rows, retry)
         dead = list(chosen.invalid) + refused
         outcomes = [False] * (len(batch) - len(dead)) + [True] * len(dead)
         self.dead_letters.check(outcomes)
@@ -144,12 +145,14 @@ class Sink:
         batch: SourceBatch,
         messages: Sequence[SourceMessage],
         rows: Sequence[bytes],
-        token: str,
         retry: Retry,
     ) -> list[tuple[SourceMessage, InvalidMessage]]:
-        """Insert ``rows``; the rows ClickHouse refuses, each alone, as dead letters."""
+        """Insert ``rows`` (of ``messages``); the rows ClickHouse refuses, each alone, as dead
+        letters. The token names exactly the rows inserted (their offsets and keys), so a re-read
+        that selects the same rows repeats the same token, whatever else the batch held."""
         if not rows:
             return []
+        token = dedup_token(SourceBatch(batch.generation, list(messages)))
         started = time.perf_counter()
         try:
             await retry(batch, "insert", lambda: asyncio.to_thread(self.table.insert, rows, token))
@@ -157,8 +160,8 @@ class Sink:
             if len(rows) == 1:
                 return [(messages[0], invalid(messages[0], f"unstorable flagged record: {exc}"))]
             half = len(rows) // 2
-            first = await self._insert(batch, messages[:half], rows[:half], f"{token}/0", retry)
-            return first + await self._insert(batch, messages[half:], rows[half:], f"{token}/1", retry)
+            first = await self._insert(batch, messages[:half], rows[:half], retry)
+            return first + await self._insert(batch, messages[half:], rows[half:], retry)
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
         self.metrics.rows.inc(amount=len(rows))
         return []

@@ -76,7 +76,8 @@ _decoder = msgspec.json.Decoder()
 
 
 def dumps(obj: object) -> bytes:
-    """Compact UTF-8 JSON; raises ``EventDecodeError`` for what JSON cannot hold (lone surrogates)."""
+    """Compact UTF-8 JSON; raises ``EventDecodeError`` for text UTF-8 cannot hold (lone surrogates).
+    (msgspec writes NaN and infinities as null; no decoded event holds them: JSON has none.)"""
     try:
         return _encoder.encode(obj)
     except (TypeError, ValueError, UnicodeEncodeError, OverflowError) as exc:

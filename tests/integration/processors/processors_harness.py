@@ -27,6 +27,7 @@ from clickhouse_connect.driver.client import Client
 
 from deploy.local.ports import free_ports
 from processors.app import Names, names
+from telemetry_core import topics
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.events import RawEvent, encode_raw
 from telemetry_core.reference import Entity, encode_entity
@@ -136,10 +137,12 @@ class Pipeline:
     async def create_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap)
         await admin.start()
-        try:
-            topics = self.names.topics
-            new = [NewTopic(name, PARTITIONS, 1) for name in (topics.raw, topics.flagged)]
-            await admin.create_topics([*new, NewTopic(topics.dlq, 1, 1)])
+        try:  # the pipeline's own topic specs (sizes, configs), under this namespace's names
+            prefix = f"{self.namespace}."
+            wanted = {topics.RAW, topics.FLAGGED, topics.DLQ}
+            specs = [s for s in topics.topic_specs(self.settings) if s.name in wanted]
+            new = [NewTopic(prefix + s.name, s.partitions, 1, topic_configs=s.config) for s in specs]
+            await admin.create_topics(new)
         finally:
             await admin.close()
 

@@ -16,6 +16,7 @@ from clickhouse_connect.driver.client import Client
 from processors_harness import REPO, Pipeline, settings_env, stored
 
 from processors import dlq
+from telemetry_core import topics
 from telemetry_core.events import encode_raw
 from telemetry_core.reference import License, Product, Tenant
 from telemetry_core.settings import Settings
@@ -128,6 +129,24 @@ async def test_poison_messages_reach_the_dlq_and_the_stream_continues(
     for sink_letter in sink_letters:
         assert dlq.header(sink_letter.headers, dlq.SOURCE_TOPIC) == running.names.topics.flagged
         assert (dlq.header(sink_letter.headers, dlq.REASON) or "").startswith("unstorable flagged record: ")
+
+
+async def test_the_largest_record_the_ingest_accepts_is_stored(running: Pipeline, clickhouse_client: Client) -> None:
+    """One size budget: a raw record just under MAX_RAW_RECORD_BYTES, of the text that grows most
+    on the way (every character escaped in the raw record, in text_data and twice in raw_fields),
+    becomes a queryable row; nothing is dead-lettered."""
+    tenant = f"{running.tenant}-large"
+    event = running.raw(tenant=tenant, data_type="text", text_data="")
+    room = topics.MAX_RAW_RECORD_BYTES - 200 - len(encode_raw(event))
+    event = running.raw(tenant=tenant, data_type="text", text_data='"\\' * (room // 4))
+    assert topics.MAX_RAW_RECORD_BYTES - 300 < len(encode_raw(event)) < topics.MAX_RAW_RECORD_BYTES
+    before_dlq = len(await running.read_all(running.names.topics.dlq, 10_000, timeout=2))
+    await running.produce([event])
+    await stored(clickhouse_client, tenant, 1)
+    sql = "SELECT length(text_data), length(raw_fields) FROM events WHERE tenant_id = {t:String}"
+    length = clickhouse_client.query(sql, parameters={"t": tenant}).result_rows[0]
+    assert length[0] == len(event.fields["text_data"]) and length[1] > 2 * length[0]
+    assert len(await running.read_all(running.names.topics.dlq, before_dlq + 1, timeout=2)) == before_dlq
 
 
 def run_replay(pipe: Pipeline, *args: str) -> str:

@@ -1,21 +1,28 @@
-"""In-memory fakes for the processors' seams: consumer group, publisher, ClickHouse writer."""
+"""In-memory fakes for the processors' seams (consumer group, publisher, events table) and the
+records they carry, built the way the workers build them."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from processors.batch import OutRecord, SourceMessage, TopicPartition
-from processors.errors import PublishFailed, StorageError
-from processors.writer import Backoff
-from telemetry_core.events import FlaggedEvent, Flags, RawEvent, encode_flagged, encode_raw
+from processors.batch import OutRecord, SourceBatch, SourceMessage, TopicPartition
+from processors.errors import PublishFailed, RowsRejected, StorageError, StorageMisconfigured
+from processors.flagger import FlagRules, flag_record
+from processors.pipeline import Backoff
+from telemetry_core.clickhouse.rows import EVENT_COLUMNS
+from telemetry_core.events import RawEvent, encode_raw
+from telemetry_core.reference import ReferenceStore
+
+T = TypeVar("T")
 
 
 class FakeGroup:
-    def __init__(self) -> None:
-        self.generation = 1
+    def __init__(self, generation: int = 1) -> None:
+        self.generation = generation
         self.commits: list[dict[TopicPartition, int]] = []
         self.refuse = False
         self.high: dict[TopicPartition, int] = {}
@@ -31,10 +38,17 @@ class FakeGroup:
 
 
 class FakePublisher:
-    def __init__(self, failures: int = 0) -> None:
+    """Keeps what it acknowledged; ``failures`` publishes fail first; every topic has
+    ``partitions[topic]`` partitions (1 unless told)."""
+
+    def __init__(
+        self, failures: int = 0, partitions: Mapping[str, int] | None = None, metadata_failures: int = 0
+    ) -> None:
         self.records: list[OutRecord] = []
         self.failures = failures
         self.attempts = 0
+        self.partitions = dict(partitions or {})
+        self.metadata_failures = metadata_failures
 
     async def start(self) -> None:
         return None
@@ -49,50 +63,101 @@ class FakePublisher:
             raise PublishFailed("broker away")
         self.records.extend(records)
 
+    async def partition_count(self, topic: str) -> int:
+        if self.metadata_failures:
+            self.metadata_failures -= 1
+            raise PublishFailed(f"no metadata for {topic}: KafkaTimeoutError()")
+        return self.partitions.get(topic, 1)
 
-class FakeWriter:
-    """Deduplicates by token like ClickHouse; ``failures`` inserts fail first (optionally after storing)."""
 
-    def __init__(self, failures: int = 0, store_then_fail: bool = False) -> None:
-        self.rows: list[list[Any]] = []
+class FakeTable:
+    """The ``events`` table as the sink sees it. Like ClickHouse: a block is parsed first (a row
+    that is not an ``events`` row refuses the whole block, ``RowsRejected``), then dropped if its
+    token was stored already. ``failures`` inserts fail first with ``StorageError`` (after
+    storing the block when ``store_then_fail``: the answer was lost); ``misconfigured`` fails
+    every call with ``StorageMisconfigured``."""
+
+    def __init__(self, failures: int = 0, store_then_fail: bool = False, misconfigured: bool = False) -> None:
+        self.rows: list[bytes] = []
         self.tokens: list[str] = []
         self.failures = failures
         self.store_then_fail = store_then_fail
-        self.attempts = 0
+        self.misconfigured = misconfigured
+        self.attempts: list[tuple[str, int]] = []  # (token, rows) of every insert call
         self.lookups: list[list[str]] = []
 
     def prepare(self) -> None:
         return None
 
-    def insert(self, rows: Sequence[Sequence[Any]], token: str) -> None:
-        self.attempts += 1
-        stored_now = False
-        if (not self.failures or self.store_then_fail) and token not in self.tokens:
+    def insert(self, rows: Sequence[bytes], token: str) -> None:
+        self.attempts.append((token, len(rows)))
+        if self.misconfigured:
+            raise StorageMisconfigured("insert of rows cannot succeed until ClickHouse is fixed: no table")
+        for line in rows:
+            if row_dict(line) is None:
+                raise RowsRejected(f"insert of {len(rows)} rows rejected by ClickHouse: cannot parse {line[:20]!r}")
+        if self.failures and not self.store_then_fail:
+            self.failures -= 1
+            raise StorageError("connection refused (nothing stored)")
+        if token not in self.tokens:
             self.tokens.append(token)
-            self.rows.extend(list(r) for r in rows)
-            stored_now = True
+            self.rows.extend(rows)
         if self.failures:
             self.failures -= 1
-            raise StorageError(f"connection reset (stored: {stored_now})")
+            raise StorageError("connection reset (stored, answer lost)")
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
+        if self.misconfigured:
+            raise StorageMisconfigured("looking up stored event ids cannot succeed until ClickHouse is fixed")
         self.lookups.append(list(event_ids))
-        found: dict[str, int] = {}
-        for row in self.rows:
-            if row[0] in event_ids:
-                found[row[0]] = int(row[24].timestamp() * 1000)
+        wanted, found = set(event_ids), dict[str, int]()
+        for stored in self.decoded:
+            event_id, received = stored["event_id"], time_ms(stored["received_at"])
+            if event_id in wanted and received >= since_ms:
+                found[event_id] = min(received, found.get(event_id, received))
         return found
 
     def close(self) -> None:
         return None
 
     @property
+    def decoded(self) -> list[dict[str, Any]]:
+        return [row_dict(line) or {} for line in self.rows]
+
+    @property
     def ids(self) -> list[str]:
-        return [row[0] for row in self.rows]
+        return [stored["event_id"] for stored in self.decoded]
+
+
+def row_dict(line: bytes) -> dict[str, Any] | None:
+    """A flagged record's value (one ``events`` row, see ``telemetry_core.clickhouse.rows``) by
+    column name; ``None`` when it is not one."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return None
+    if isinstance(parsed, list) and len(parsed) == len(EVENT_COLUMNS):
+        return dict(zip(EVENT_COLUMNS, parsed, strict=True))
+    return parsed if isinstance(parsed, dict) and set(parsed) == set(EVENT_COLUMNS) else None
+
+
+def time_ms(text: str) -> int:
+    """A row's ``"seconds.mmm"`` time as milliseconds."""
+    seconds, millis = text.split(".")
+    return int(seconds) * 1000 + int(millis)
 
 
 def quick_backoff() -> Backoff:
     return Backoff(initial=0.001, maximum=0.002)
+
+
+async def retry(batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
+    """``BatchLoop.retry`` without the loop: storage and publish errors are retried at once."""
+    while True:
+        try:
+            return await attempt()
+        except (StorageError, PublishFailed):
+            continue
 
 
 GOOD_FIELDS = {
@@ -119,14 +184,16 @@ def raw_event(event_id: str | None = None, received_at_ms: int | None = None, **
     )
 
 
-def flagged_event(raw: RawEvent | None = None) -> FlaggedEvent:
-    return FlaggedEvent(raw or raw_event(), {}, Flags(True, True, True, True, False, ()), int(time.time() * 1000), 30)
-
-
 def message(
-    value: bytes | None, offset: int, partition: int = 0, topic: str = "src", generation: int = 1, key: bytes = b"k"
+    value: bytes | None,
+    offset: int,
+    partition: int = 0,
+    topic: str = "src",
+    generation: int = 1,
+    key: bytes | None = b"k",
+    timestamp_ms: int = 1_700_000_000_000,
 ) -> SourceMessage:
-    return SourceMessage(topic, partition, offset, key, value, 1_700_000_000_000, generation)
+    return SourceMessage(topic, partition, offset, key, value, timestamp_ms, generation)
 
 
 def raw_messages(count: int, partition: int = 0, start: int = 0, generation: int = 1) -> list[SourceMessage]:
@@ -137,10 +204,20 @@ def raw_messages(count: int, partition: int = 0, start: int = 0, generation: int
     return out
 
 
+RULES = FlagRules(ReferenceStore(), "flagged", 30)
+
+
+def flagged_value(event: RawEvent, processed_at_ms: int | None = None) -> bytes:
+    """The flagged record's value (the finished row) as the flagger makes it."""
+    now_ms = processed_at_ms if processed_at_ms is not None else event.received_at_ms + 1
+    return flag_record(encode_raw(event), RULES, now_ms)[2]
+
+
 def flagged_messages(
-    events: Sequence[FlaggedEvent], partition: int = 0, start: int = 0, generation: int = 1
+    events: Sequence[RawEvent], partition: int = 0, start: int = 0, generation: int = 1
 ) -> list[SourceMessage]:
+    """Flagged records as the sink reads them: keyed by event id, timestamped with received_at."""
     return [
-        message(encode_flagged(e), start + i, partition, "flagged", generation, e.raw.event_id.encode())
+        message(flagged_value(e), start + i, partition, "flagged", generation, e.event_id.encode(), e.received_at_ms)
         for i, e in enumerate(events)
     ]

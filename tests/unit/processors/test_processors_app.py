@@ -1,17 +1,21 @@
-"""The faust wiring, driven through ``agent.test_context()``: raw bytes in, committed batches out."""
+"""The workers as ``build_flagger`` / ``build_sink`` compose them, driven without Kafka: the
+intake installed on the faust app, fetched lists fed to the batcher, committed batches out."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
-from typing import cast
 
 import faust
-from processors_fakes import FakeGroup, FakePublisher, FakeWriter, flagged_event, raw_event
+import pytest
+from processors_fakes import FakeGroup, FakePublisher, FakeTable, flagged_messages, raw_event, row_dict
 
 from processors.app import FLAGGER_GROUP, SINK_GROUP, Worker, build_flagger, build_sink, names
-from processors.batch import TopicPartition
-from telemetry_core.events import decode_flagged, encode_flagged, encode_raw
+from processors.batch import SourceMessage, TopicPartition
+from processors.errors import StorageMisconfigured
+from processors.intake import BatchConsumer, BatchTransport
+from telemetry_core.events import encode_raw
 from telemetry_core.settings import Settings
 
 
@@ -23,55 +27,99 @@ def test_names_and_namespaces() -> None:
     plain = names()
     assert (plain.topics.raw, plain.topics.flagged, plain.topics.dlq) == (
         "telemetry.raw.v1",
-        "telemetry.flagged.v1",
+        "telemetry.flagged.v2",
         "telemetry.dlq.v1",
     )
     assert (plain.flagger_group, plain.sink_group) == (FLAGGER_GROUP, SINK_GROUP)
     isolated = names("t42")
     assert isolated.topics.raw == "t42.telemetry.raw.v1" and isolated.sink_group == "t42.telemetry-sink"
+    assert isolated.topics.flagged == "t42.telemetry.flagged.v2" and isolated.flagger_group == "t42.telemetry-flagger"
 
 
-def test_each_worker_is_its_own_consumer_group_reading_raw_bytes_without_faust_acks(tmp_path: Path) -> None:
+def subscribed(app: faust.App) -> list[faust.Topic]:
+    return [topic for topic in app.topics if isinstance(topic, faust.Topic)]
+
+
+def test_each_worker_is_its_own_consumer_group_reading_raw_bytes_through_the_batch_intake(tmp_path: Path) -> None:
     flagger = build_flagger(settings(tmp_path), names(), publisher=FakePublisher())
-    sink = build_sink(settings(tmp_path), names(), writer=FakeWriter(), publisher=FakePublisher())
+    sink = build_sink(settings(tmp_path), names(), table=FakeTable(), publisher=FakePublisher())
     assert (flagger.app.conf.id, sink.app.conf.id) == ("telemetry-flagger", "telemetry-sink")
-    for worker, topic in ((flagger, "telemetry.raw.v1"), (sink, "telemetry.flagged.v1")):
-        channel = cast(faust.Topic, worker.agent.channel)
-        assert channel.get_topic_name() == topic
-        assert channel.acks is False
-        assert channel.value_serializer == "raw" and channel.key_serializer == "raw"
+    for worker, topic_name in ((flagger, "telemetry.raw.v1"), (sink, "telemetry.flagged.v2")):
+        transport = worker.app.transport
+        assert isinstance(transport, BatchTransport) and transport.Consumer is BatchConsumer
+        assert transport.handler == worker.loop.batcher.put_many
+        (topic,) = subscribed(worker.app)
+        assert topic.get_topic_name() == topic_name
+        assert topic.acks is False
+        assert topic.key_serializer == "raw" and topic.value_serializer == "raw"
     assert flagger.app.conf.topic_allow_declare is False and flagger.app.conf.topic_disable_leader is True
 
 
-async def drive(worker: Worker, values: list[tuple[bytes, bytes]], partition: int = 0) -> FakeGroup:
-    group = FakeGroup()
-    group.generation = worker.app.consumer_generation_id
+async def drive(worker: Worker, messages: list[SourceMessage]) -> FakeGroup:
+    """Runs the worker's loop over ``messages`` as one fetch until it committed, then stops it."""
+    group = FakeGroup(generation=int(worker.app.consumer_generation_id))
     worker.loop.group = group
-    worker.ready.set()
-    async with worker.agent.test_context() as agent:
-        for key, value in values:
-            await agent.put(value, key=key, partition=partition)
-        for _ in range(200):
-            if group.commits:
+    task = asyncio.create_task(worker.loop.run())
+    try:
+        await worker.loop.batcher.put_many([m._replace(generation=group.generation) for m in messages])
+        for _ in range(300):
+            if group.commits or task.done():
                 break
             await asyncio.sleep(0.01)
+        if task.done():
+            task.result()  # raises what stopped the loop
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
     return group
 
 
-async def test_the_sink_agent_stores_and_commits(tmp_path: Path) -> None:
-    writer = FakeWriter()
-    worker = build_sink(settings(tmp_path), names("unit"), writer=writer, publisher=FakePublisher())
-    event = flagged_event()
-    group = await drive(worker, [(event.raw.event_id.encode(), encode_flagged(event))], partition=2)
-    assert writer.ids == [event.raw.event_id]
-    assert group.commits == [{TopicPartition("unit.telemetry.flagged.v1", 2): 1}]
+async def test_the_sink_worker_stores_and_commits(tmp_path: Path) -> None:
+    table = FakeTable()
+    worker = build_sink(settings(tmp_path), names("unit"), table=table, publisher=FakePublisher())
+    event = raw_event()
+    messages = [m._replace(topic="unit.telemetry.flagged.v2") for m in flagged_messages([event], partition=2)]
+    group = await drive(worker, messages)
+    assert table.ids == [event.event_id] and table.rows == [messages[0].value]
+    assert group.commits == [{TopicPartition("unit.telemetry.flagged.v2", 2): 1}]
 
 
-async def test_the_flagger_agent_publishes_and_commits(tmp_path: Path) -> None:
+async def test_the_flagger_worker_publishes_and_commits(tmp_path: Path) -> None:
     publisher = FakePublisher()
     worker = build_flagger(settings(tmp_path), names("unit"), publisher=publisher)
     event = raw_event()
-    group = await drive(worker, [(event.event_id.encode(), encode_raw(event)), (b"x", b"junk")])
-    assert [r.topic for r in publisher.records] == ["unit.telemetry.flagged.v1", "unit.telemetry.dlq.v1"]
-    assert decode_flagged(publisher.records[0].value).raw == event
-    assert group.commits == [{TopicPartition("unit.telemetry.raw.v1", 0): 2}]
+    topic = "unit.telemetry.raw.v1"
+    messages = [
+        SourceMessage(topic, 0, 0, event.event_id.encode(), encode_raw(event), event.received_at_ms),
+        SourceMessage(topic, 0, 1, b"x", b"junk", event.received_at_ms),
+    ]
+    group = await drive(worker, messages)
+    assert [r.topic for r in publisher.records] == ["unit.telemetry.flagged.v2", "unit.telemetry.dlq.v1"]
+    flagged = publisher.records[0]
+    assert flagged.key == event.event_id.encode() and flagged.timestamp_ms == event.received_at_ms
+    assert (row_dict(flagged.value) or {})["raw_fields"] == json.dumps(event.fields, separators=(",", ":"))
+    assert group.commits == [{TopicPartition(topic, 0): 2}]
+
+
+async def test_messages_of_an_older_generation_are_not_processed(tmp_path: Path) -> None:
+    table = FakeTable()
+    worker = build_sink(settings(tmp_path), names(), table=table, publisher=FakePublisher())
+    group = FakeGroup(generation=int(worker.app.consumer_generation_id) + 1)
+    worker.loop.group = group
+    task = asyncio.create_task(worker.loop.run())
+    try:
+        await worker.loop.batcher.put_many(flagged_messages([raw_event()], generation=group.generation - 1))
+        await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert table.attempts == [] and group.commits == []
+
+
+async def test_a_misconfigured_table_stops_the_sink_worker_without_commit(tmp_path: Path) -> None:
+    table = FakeTable(misconfigured=True)
+    worker = build_sink(settings(tmp_path), names(), table=table, publisher=FakePublisher())
+    with pytest.raises(StorageMisconfigured):
+        await drive(worker, flagged_messages([raw_event()]))
+    assert isinstance(worker.loop.group, FakeGroup) and worker.loop.group.commits == []
+    assert table.rows == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 from processors_fakes import FakeGroup, message, quick_backoff
@@ -33,18 +33,30 @@ class RecordingStage:
         await retry(batch, "write", attempt)
 
 
-async def feed(messages: list[SourceMessage], hold: asyncio.Event | None = None) -> AsyncIterator[SourceMessage]:
-    for m in messages:
-        yield m
-    await (hold or asyncio.Event()).wait()  # a stream never ends
-
-
 def make_loop(stage: RecordingStage, group: FakeGroup, size: int = 3, seconds: float = 0.05) -> BatchLoop:
-    return BatchLoop(stage, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, backoff=quick_backoff)
+    return BatchLoop(
+        stage.process, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, backoff=quick_backoff
+    )
+
+
+def start(loop: BatchLoop, messages: list[SourceMessage]) -> asyncio.Task[None]:
+    """The loop running, fed ``messages`` as one fetch (the intake calls ``put_many`` per fetch)."""
+
+    async def run() -> None:
+        if messages:
+            await loop.batcher.put_many(messages)
+        await loop.run()
+
+    return asyncio.create_task(run())
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def run_until(loop: BatchLoop, messages: list[SourceMessage], done: Callable[[], bool]) -> None:
-    task = asyncio.create_task(loop.run(feed(messages)))
+    task = start(loop, messages)
     try:
         for _ in range(500):
             if done() or task.done():
@@ -53,14 +65,12 @@ async def run_until(loop: BatchLoop, messages: list[SourceMessage], done: Callab
         if task.done():
             task.result()
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop(task)
 
 
 async def test_batcher_cuts_by_size_then_by_time() -> None:
     batcher = Batcher(max_pending=100)
-    for i in range(5):
-        await batcher.put(message(b"v", i))
+    await batcher.put_many([message(b"v", i) for i in range(5)])
     assert [m.offset for m in await batcher.next_batch(3, 10.0)] == [0, 1, 2]
     started = asyncio.get_running_loop().time()
     assert [m.offset for m in await batcher.next_batch(3, 0.05)] == [3, 4]
@@ -69,7 +79,7 @@ async def test_batcher_cuts_by_size_then_by_time() -> None:
 
 async def test_batcher_times_a_batch_from_the_arrival_of_its_oldest_message() -> None:
     batcher = Batcher(max_pending=100)
-    await batcher.put(message(b"v", 0))
+    await batcher.put_many([message(b"v", 0)])
     await asyncio.sleep(0.06)  # e.g. while the previous batch was being written
     started = asyncio.get_running_loop().time()
     assert [m.offset for m in await batcher.next_batch(10, 0.05)] == [0]
@@ -78,9 +88,8 @@ async def test_batcher_times_a_batch_from_the_arrival_of_its_oldest_message() ->
 
 async def test_batcher_blocks_producers_when_full_and_flushes_on_demand() -> None:
     batcher = Batcher(max_pending=2)
-    await batcher.put(message(b"v", 0))
-    await batcher.put(message(b"v", 1))
-    blocked = asyncio.create_task(batcher.put(message(b"v", 2)))
+    await batcher.put_many([message(b"v", 0), message(b"v", 1)])
+    blocked = asyncio.create_task(batcher.put_many([message(b"v", 2)]))
     await asyncio.sleep(0.02)
     assert not blocked.done()
     waiting = asyncio.create_task(batcher.next_batch(10, 60.0))
@@ -88,6 +97,14 @@ async def test_batcher_blocks_producers_when_full_and_flushes_on_demand() -> Non
     batcher.flush_now()
     assert [m.offset for m in await asyncio.wait_for(waiting, 1)] in ([0, 1], [0, 1, 2])
     await asyncio.wait_for(blocked, 1)
+
+
+async def test_batcher_takes_a_whole_fetch_once_there_is_room() -> None:
+    batcher = Batcher(max_pending=2)
+    await batcher.put_many([message(b"v", i) for i in range(5)])  # a fetch is never split
+    assert len(batcher) == 5
+    assert [m.offset for m in await batcher.next_batch(3, 60.0)] == [0, 1, 2]
+    assert [m.offset for m in await batcher.next_batch(3, 0.01)] == [3, 4]
 
 
 async def test_each_batch_is_committed_after_it_was_written() -> None:
@@ -117,16 +134,15 @@ async def test_intake_stops_while_a_write_is_retried() -> None:
     loop = make_loop(stage, group, size=2)
     pulled: list[int] = []
 
-    async def counting() -> AsyncIterator[SourceMessage]:
+    async def fetching() -> None:  # one record per fetch
         for i in range(100):
             pulled.append(i)
-            yield message(b"v", i)
-        await asyncio.Event().wait()
+            await loop.batcher.put_many([message(b"v", i)])
 
-    task = asyncio.create_task(loop.run(counting()))
+    task, intake = start(loop, []), asyncio.create_task(fetching())
     await asyncio.sleep(0.2)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
+    await stop(intake)
     assert group.commits == [] and stage.written == []
     assert len(pulled) <= 2 + 2 * 2 + 1  # the batch in flight + two pending batches + the one waiting
     assert loop.metrics.backpressure.values == {(): 1.0}
@@ -160,13 +176,12 @@ async def test_a_write_that_finishes_after_a_rebalance_is_not_committed() -> Non
     stage, group = RecordingStage(), FakeGroup()
     stage.gate = asyncio.Event()
     loop = make_loop(stage, group)
-    task = asyncio.create_task(loop.run(feed([message(b"v", 0)])))
+    task = start(loop, [message(b"v", 0)])
     await asyncio.sleep(0.1)
     group.generation = 2
     stage.gate.set()
     await asyncio.sleep(0.05)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
     assert stage.written == [[0]] and group.commits == []
 
 
@@ -184,32 +199,30 @@ async def test_any_other_error_stops_the_loop_without_commit() -> None:
     stage, group = RecordingStage([error]), FakeGroup()
     loop = make_loop(stage, group)
     with pytest.raises(DeadLetterRatioExceeded):
-        await asyncio.wait_for(loop.run(feed([message(b"v", 0)])), 2)
+        await asyncio.wait_for(start(loop, [message(b"v", 0)]), 2)
     assert group.commits == []
 
 
 async def test_on_revoke_writes_and_commits_what_is_pending_at_once() -> None:
     stage, group = RecordingStage(), FakeGroup()
     loop = make_loop(stage, group, size=100, seconds=60.0)
-    task = asyncio.create_task(loop.run(feed([message(b"v", i) for i in range(3)])))
+    task = start(loop, [message(b"v", i) for i in range(3)])
     await asyncio.sleep(0.05)
     assert group.commits == []
     await asyncio.wait_for(loop.on_revoke(timeout_s=2), 3)
     assert group.commits == [{TopicPartition("src", 0): 3}]
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
 
 
 async def test_on_revoke_gives_up_after_its_timeout() -> None:
     stage, group = RecordingStage([StorageError("down")] * 10_000), FakeGroup()
     loop = make_loop(stage, group)
-    task = asyncio.create_task(loop.run(feed([message(b"v", 0)])))
+    task = start(loop, [message(b"v", 0)])
     await asyncio.sleep(0.02)
     started = asyncio.get_running_loop().time()
     await loop.on_revoke(timeout_s=0.1)
     assert asyncio.get_running_loop().time() - started < 1
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    await stop(task)
     assert group.commits == []
 
 

@@ -1,4 +1,5 @@
-"""The 831 field errors: platform field order, messages, and the spec's example byte for byte."""
+"""The 831 field errors (platform field order, messages, the spec's example byte for byte) and
+the values ``check`` stores alongside them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import pytest
 
 from telemetry_core.envelope import response_bytes
-from telemetry_core.validation import FIELD_ORDER, parse_number, present, validate
+from telemetry_core.validation import FIELD_ORDER, Checked, check, parse_number, present, validate
 
 SPEC_831_BASE64 = (
     "eyJjb2RlIjo4MzEsIm1lc3NhZ2UiOiJJbmNvcnJlY3QgZm9ybWF0IGRhdGEgc2F2ZWQiLCJlcnJvcnMiOnsicHJvZHVjdF9pZCI6WyJUaGUgc2Vs"
@@ -142,3 +143,70 @@ def test_present(value: object, given: bool) -> None:
 )
 def test_parse_number(value: object, number: float | None) -> None:
     assert parse_number(value) == number
+
+
+def test_check_gives_the_errors_of_validate_and_a_value_for_every_known_field() -> None:
+    fields = {**CORRECT, "numeric_data_single_value": "abc", "colour": "red"}
+    checked = check(fields, known_product)
+    assert isinstance(checked, Checked) and checked.errors == validate(fields, known_product)
+    assert list(checked.values) == list(FIELD_ORDER)  # unknown fields are not values
+
+
+def test_check_stores_texts_stripped_and_numbers_parsed() -> None:
+    fields = {**CORRECT, "product_id": 1, "user_identifier": "  u  ", "numeric_data_single_value": " -1.5e3 "}
+    values = check(fields, known_product).values
+    assert (values["product_id"], values["user_identifier"]) == ("1", "u")
+    assert values["numeric_data_single_value"] == -1500.0 and values["numeric_data_x"] is None
+    assert values["data_type"] == "numeric-single-value" and values["text_data"] is None
+
+
+def test_check_stores_text_data_verbatim_and_only_strings() -> None:
+    spaced = check({**CORRECT, "data_type": "text", "text_data": "  spaced  "}, known_product)
+    assert spaced.values["text_data"] == "  spaced  " and spaced.errors == {}
+    number = check({**CORRECT, "data_type": "text", "text_data": 42}, known_product)
+    assert number.values["text_data"] is None and number.errors == {}
+    blank = check({**CORRECT, "data_type": "text", "text_data": "   "}, known_product)
+    assert blank.values["text_data"] is None
+    assert blank.errors == {"text_data": ["The text data field is required when data type is text."]}
+
+
+def test_check_keeps_values_of_invalid_texts_and_drops_invalid_numbers() -> None:
+    fields = {**CORRECT, "product_id": " 2 ", "data_group": "g" * 256, "numeric_data_x": "1e999"}
+    checked = check(fields, known_product)
+    assert checked.values["product_id"] == "2"
+    assert checked.errors["product_id"] == ["The selected product id is invalid."]
+    assert checked.values["data_group"] == "g" * 256 and "data_group" in checked.errors
+    assert checked.values["numeric_data_x"] is None and "numeric_data_x" in checked.errors
+
+
+@pytest.mark.parametrize("nested", [{"a": 1}, [1, 2], True])
+def test_a_non_scalar_in_a_text_field_is_not_a_string_and_stores_none(nested: object) -> None:
+    checked = check({**CORRECT, "license_key": nested}, known_product)
+    assert checked.errors == {"license_key": ["The license key field must be a string."]}
+    assert checked.values["license_key"] is None
+
+
+def test_a_nested_value_in_a_numeric_field_is_not_a_number() -> None:
+    checked = check({**CORRECT, "numeric_data_single_value": {"v": 1}}, known_product)
+    assert checked.errors == {"numeric_data_single_value": ["The numeric data single value field must be a number."]}
+    assert checked.values["numeric_data_single_value"] is None
+
+
+def test_check_asks_for_the_product_only_when_its_id_is_valid_text() -> None:
+    asked: list[str] = []
+
+    def product_exists(product_id: str) -> bool:
+        asked.append(product_id)
+        return True
+
+    check({**CORRECT, "product_id": " 7 "}, product_exists)
+    check({**CORRECT, "product_id": "p" * 256}, product_exists)
+    check({**CORRECT, "product_id": None}, product_exists)
+    assert asked == ["7"]
+
+
+@pytest.mark.parametrize("data_type", [" text ", "TEXT", 5])
+def test_a_data_type_is_compared_verbatim(data_type: object) -> None:
+    checked = check({**CORRECT, "data_type": data_type}, known_product)
+    assert checked.errors["data_type"] == ["The selected data type is invalid."]
+    assert list(checked.errors) == [name for name in FIELD_ORDER if name in checked.errors]
