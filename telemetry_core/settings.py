@@ -77,9 +77,9 @@ class Settings:
     )
 
     flagger_batch_size: int = field(default=2000, metadata=_doc("events per flagger batch"))
-    flagger_batch_seconds: float = field(default=0.2, metadata=_doc("longest wait to fill a flagger batch"))
+    flagger_batch_seconds: float = field(default=0.1, metadata=_doc("longest wait to fill a flagger batch"))
     sink_batch_size: int = field(default=10_000, metadata=_doc("rows per ClickHouse insert"))
-    sink_batch_seconds: float = field(default=1.0, metadata=_doc("longest wait to fill a sink batch"))
+    sink_batch_seconds: float = field(default=0.5, metadata=_doc("longest wait to fill a sink batch"))
     dlq_window: int = field(default=1000, metadata=_doc("messages in the dead-letter ratio window"))
     dlq_max_ratio: float = field(default=0.5, metadata=_doc("dead-letter share of the window that stops the worker"))
     default_retention_days: int = field(default=90, metadata=_doc("row TTL when the tenant sets none (1-730)"))
