@@ -20,7 +20,7 @@ INSTALL_INPUTS := pyproject.toml constraints.txt
 INSTALL_HASH := $(shell { cat $(INSTALL_INPUTS); ls -1 */__init__.py; } 2>/dev/null | sha256sum | cut -c1-16)
 VENV_STAMP := $(VENV)/.installed-$(INSTALL_HASH)
 
-BENCHMARKS := $(wildcard bench/ingest.py bench/processors.py bench/query.py)
+BENCHMARKS := $(wildcard bench/ingest.py bench/pipeline.py bench/faust_intake.py bench/query.py)
 
 .PHONY: venv jars run up down status test unit lint bench
 

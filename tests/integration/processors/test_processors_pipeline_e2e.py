@@ -205,3 +205,15 @@ async def test_too_many_dead_letters_stop_the_flagger(pipeline: Pipeline) -> Non
     assert len(letters) < 30  # stopped instead of draining the topic into the DLQ
     committed = await pipeline.committed(pipeline.names.flagger_group, pipeline.names.topics.raw)
     assert sum(offset or 0 for offset in committed.values()) < 35
+
+
+async def test_a_clickhouse_no_insert_can_succeed_against_stops_the_sink(pipeline: Pipeline) -> None:
+    """A setup error (here: no such database) is not retried for ever with commits stopped: the
+    sink exits 1 saying what to fix, and nothing is committed (the events are read again later)."""
+    await pipeline.produce([pipeline.raw()])
+    await pipeline.produce([(b"id-1", b'["a row"]')], topic=pipeline.names.topics.flagged)
+    sink = pipeline.start("sink", clickhouse_database="no_such_database_here")
+    assert await sink.exit_code(timeout=60) == 1
+    assert "cannot succeed until ClickHouse is fixed" in sink.log.read_text()
+    committed = await pipeline.committed(pipeline.names.sink_group, pipeline.names.topics.flagged)
+    assert all(offset is None for offset in committed.values())
