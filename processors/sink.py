@@ -132,11 +132,13 @@ class Sink:
             records = self.dead_letters.records(dead)
             await retry(batch, "dead-letter", lambda: self.publisher.publish(records))
         refused_at = {id(m) for m, _ in refused}
-        now_ms = time.time() * 1000
+        oldest_ms = None
         for m in chosen.messages:
             if id(m) not in refused_at and m.key is not None:
                 self.stored.add(m.partition, m.key, m.timestamp_ms)
-                self.metrics.event_age.observe(max(0.0, now_ms - m.timestamp_ms) / 1000)
+                oldest_ms = m.timestamp_ms if oldest_ms is None else min(oldest_ms, m.timestamp_ms)
+        if oldest_ms is not None:  # once per batch: the freshness of its oldest row
+            self.metrics.event_age.observe(max(0.0, time.time() * 1000 - oldest_ms) / 1000)
         self.metrics.duplicates.inc("batch", amount=chosen.duplicates_in_batch)
         self.metrics.duplicates.inc("stored", amount=chosen.duplicates_stored)
 
