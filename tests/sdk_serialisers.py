@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from fractions import Fraction
 from typing import Any
 
 _ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
@@ -32,6 +33,27 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 class SdkParseError(ValueError):
     """The SDK's own parser refuses the body (PHP: json_decode returns null)."""
+
+
+def shortest_digits(value: float) -> tuple[str, int]:
+    """The fewest significant digits s (and n) with s x 10^(n-k) reading back as ``value`` > 0;
+    among several such s, the one closest to ``value``, on a tie the even one (ECMAScript
+    Number::toString, dtoa mode 0).
+
+    Candidates are the correctly rounded k-digit value and its two neighbours: at a power of two
+    the rounding interval is asymmetric and the nearest k-digit value may not read back.
+    """
+    exact = Fraction(value)
+    for k in range(1, 18):
+        mantissa, exponent = f"{value:.{k - 1}e}".split("e")
+        nearest, power = int(mantissa.replace(".", "")), int(exponent) - (k - 1)
+        fits = [m for m in (nearest - 1, nearest, nearest + 1) if m > 0 and float(f"{m}e{power}") == value]
+        if fits:
+            best = min(fits, key=lambda m: (abs(Fraction(m) * Fraction(10) ** power - exact), m % 2))
+            digits = str(best)
+            n = power + len(digits)
+            return digits.rstrip("0"), n
+    raise AssertionError(f"no round-trip digits for {value!r}")
 
 
 # --- JavaScript --------------------------------------------------------------------------------
@@ -61,15 +83,8 @@ def js_number(value: float) -> str:
         return "0"
     if value < 0:
         return "-" + js_number(-value)
-    # The fewest significant digits k that round-trip; '%.*e' rounds to the nearest.
-    for k in range(1, 18):
-        text = f"{value:.{k - 1}e}"
-        if float(text) == value:
-            break
-    mantissa, exponent = text.split("e")
-    digits = mantissa.replace(".", "").rstrip("0") or "0"
+    digits, n = shortest_digits(value)
     k = len(digits)
-    n = int(exponent) + 1
     if k <= n <= 21:
         return digits + "0" * (n - k)
     if 0 < n <= 21:
@@ -174,13 +189,7 @@ def php_float(value: float) -> str:
         return "-0" if math.copysign(1.0, value) < 0 else "0"
     sign = "-" if value < 0 else ""
     value = abs(value)
-    for k in range(1, 18):  # zend_dtoa mode 0: the shortest digits that round-trip
-        text = f"{value:.{k - 1}e}"
-        if float(text) == value:
-            break
-    mantissa, exponent = text.split("e")
-    digits = mantissa.replace(".", "").rstrip("0") or "0"
-    decpt = int(exponent) + 1
+    digits, decpt = shortest_digits(value)  # zend_dtoa mode 0
     if (decpt < -3) if decpt < 0 else (decpt > 17):
         power = decpt - 1
         sign_e = "-" if power < 0 else "+"

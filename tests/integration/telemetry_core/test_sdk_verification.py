@@ -5,14 +5,18 @@ documented exception, which are generated on purpose). node and php missing is a
 
 from __future__ import annotations
 
+import math
 import random
 import struct
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sdk_runtimes import node_verifies, php_verifies
+from sdk_runtimes import node, node_verifies, php, php_verifies
+from sdk_serialisers import js_number, php_float
 
+from telemetry_core.canonical_json import number_text
 from telemetry_core.envelope import EnvelopeSigner
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer, load_or_create_signer
@@ -108,3 +112,26 @@ def test_the_generated_values_cover_the_hard_cases(envelopes: list[tuple[bytes, 
     text = b"\n".join(body for body, _ in envelopes)
     for fragment in (b'"1e-7"', b'"0.00001"', b"[]", b"\\u2028", "\ufffd".encode(), b'"4294967294":', b"\\u0000"):
         assert fragment in text, fragment
+
+
+def test_the_number_reimplementations_match_node_and_php(tmp_path: Path) -> None:
+    """tests/sdk_serialisers.py against the real runtimes on 20000 doubles (powers of two included)."""
+    rng = random.Random(7)
+    doubles = [struct.unpack("<d", rng.randbytes(8))[0] for _ in range(15000)]
+    doubles += [2.0**e for e in range(-1074, 1024)] + [rng.uniform(-1e6, 1e6) for _ in range(3000)]
+    doubles = [d for d in doubles if math.isfinite(d)]
+    source = tmp_path / "numbers.txt"
+    source.write_text("\n".join(repr(d) for d in doubles) + "\n")
+    js = subprocess.run(
+        [node(), "-e", "const lines = require('fs').readFileSync(process.argv[1], 'utf8').split('\\n');"
+         " for (const l of lines.filter(Boolean)) console.log(JSON.stringify(Number(l)))", str(source)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    php_out = subprocess.run(
+        [php(), "-r", "foreach (file($argv[1], FILE_IGNORE_NEW_LINES) as $l) echo json_encode((float) $l), \"\\n\";",
+         str(source)],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.split()  # fmt: skip
+    assert [js_number(d) for d in doubles] == js
+    assert [number_text(d) for d in doubles] == js
+    assert [php_float(d) for d in doubles] == php_out
