@@ -1,27 +1,40 @@
 """The signed response envelope every endpoint answers with.
 
-``response_base64`` is base64 of the exact compact JSON bytes of ``response`` and
-``signature`` signs those same bytes, so a client verifies without re-serialising JSON.
-The envelope text embeds those bytes verbatim. Bodies repeat (they differ only by the
-timestamp second and the errors), so finished envelopes are cached by response bytes:
-RSA runs once per distinct body. Only small bodies are cached (``max_cached_bytes``): large
-ones (data pages, batch results) are unique anyway and would make the cache's memory unbounded.
+The body is ``{"response":R,"response_base64":"B","private_key_used":"K","signature":"S"}``.
+``S`` signs exactly the body without its ``signature`` member, i.e. the bytes
+``{"response":R,"response_base64":"B","private_key_used":"K"}``: the official SDKs parse the
+envelope, drop ``signature`` and re-serialise the rest (``JSON.stringify`` in JS, ``json_encode``
+in PHP), and every value is written by ``canonical_json`` so that both reproduce these bytes.
+A client that does not re-serialise verifies the body up to ``,"signature"`` followed by ``}``.
+``R`` is the canonical JSON of the response and ``B`` is base64 of exactly those bytes.
+
+Bodies repeat (they differ only by the timestamp second and the errors), so finished envelopes
+are cached by response bytes: RSA runs once per distinct body. Only small bodies are cached
+(``max_cached_bytes``): large ones (data pages, batch results) are unique anyway and would make
+the cache's memory unbounded.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections import OrderedDict
 from typing import Any
 
+from telemetry_core import canonical_json
 from telemetry_core.signing import Signer
+
+SIGNATURE_MEMBER = b',"signature":"'
 
 
 def response_bytes(response: dict[str, Any]) -> bytes:
-    """Compact, ASCII-only JSON: the bytes that are signed."""
-    return json.dumps(response, separators=(",", ":"), allow_nan=False).encode("ascii")
+    """Compact canonical JSON (UTF-8) of ``response``: the ``response`` member, verbatim."""
+    return canonical_json.dumps(response)
+
+
+def signed_bytes(body: bytes) -> bytes:
+    """The bytes ``signature`` covers: ``body`` without its last member (``signature``)."""
+    return body[: body.rindex(SIGNATURE_MEMBER)] + b"}"
 
 
 class EnvelopeSigner:
@@ -29,6 +42,7 @@ class EnvelopeSigner:
 
     def __init__(self, signer: Signer, cache_size: int = 4096, max_cached_bytes: int = 2048) -> None:
         self._signer = signer
+        self._key_id = canonical_json.dumps(signer.key_id)
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
         self._cache_size = cache_size
         self._max_cached_bytes = max_cached_bytes
@@ -48,19 +62,18 @@ class EnvelopeSigner:
             self._cache.move_to_end(payload)
             return cached
         self.misses += 1
-        body = b"".join(
+        unsigned = b"".join(
             (
                 b'{"response":',
                 payload,
                 b',"response_base64":"',
                 base64.b64encode(payload),
                 b'","private_key_used":',
-                json.dumps(self._signer.key_id).encode("ascii"),
-                b',"signature":"',
-                self._signer.sign(payload).encode("ascii"),
-                b'"}',
+                self._key_id,
             )
         )
+        signature = self._signer.sign(unsigned + b"}").encode("ascii")
+        body = b"".join((unsigned, SIGNATURE_MEMBER, signature, b'"}'))
         if len(payload) <= self._max_cached_bytes:
             self._cache[payload] = body
             if len(self._cache) > self._cache_size:

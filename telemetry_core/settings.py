@@ -65,7 +65,9 @@ class Settings:
     signing_key_path: Path | None = field(
         default=None, metadata=_doc("PEM private key; unset: generated at first start in DATA_DIR/keys")
     )
-    signing_key_bits: int = field(default=2048, metadata=_doc("size of a generated signing key"))
+    signing_key_bits: int = field(
+        default=4096, metadata=_doc("size of a generated signing key (the official SDKs warn below 4096)")
+    )
     signing_key_id: str = field(default="global", metadata=_doc("value of private_key_used in every envelope"))
 
     publish_timeout_s: float = field(default=5.0, metadata=_doc("how long ingest waits for Kafka before answering 503"))

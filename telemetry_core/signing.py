@@ -7,6 +7,7 @@ written with mode 0600 into ``DATA_DIR/keys``.
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -16,6 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from telemetry_core.settings import Settings
+
+log = logging.getLogger("telemetry.signing")
+SDK_MIN_KEY_BITS = 4096  # the official SDKs warn on every client construction below this
 
 
 class SigningKeyError(RuntimeError):
@@ -59,7 +63,13 @@ def load_or_create_signer(settings: Settings) -> Signer:
         path = settings.keys_dir / "signing_key.pem"
         if not path.exists():
             _generate(path, settings.signing_key_bits)
-    return Signer(_load(path), settings.signing_key_id)
+    key = _load(path)
+    if key.key_size < SDK_MIN_KEY_BITS:
+        log.warning(
+            "signing key %s has %d bits: the official SDKs warn below %d (see docs/ingest.md, key size)",
+            path, key.key_size, SDK_MIN_KEY_BITS,
+        )  # fmt: skip
+    return Signer(key, settings.signing_key_id)
 
 
 def _load(path: Path) -> rsa.RSAPrivateKey:

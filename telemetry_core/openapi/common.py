@@ -8,10 +8,11 @@ INFO: dict[str, Any] = {
     "title": "Telemetry pipeline API",
     "version": "1.0.0",
     "description": (
-        "Every answer (except /metrics, /api/v1/public-key and this document) is a signed envelope: "
-        "`response_base64` is base64 of the exact bytes of `response`, and `signature` is base64 of "
-        "the RSA PKCS#1 v1.5 SHA-256 signature over those bytes, verifiable with the PEM key served at "
-        "GET /api/v1/public-key."
+        "Every answer (except /metrics, /api/v1/public-key and this document) is a signed envelope whose "
+        "last member is `signature`: base64 of the RSA PKCS#1 v1.5 SHA-256 signature over the body without "
+        "that member (the body up to its last `,\"signature\":\"`, followed by `}`), which is also what "
+        "the official SDKs' JSON.stringify / json_encode re-serialisation gives back. `response_base64` is "
+        "base64 of the exact bytes of `response`. The PEM key is served at GET /api/v1/public-key."
     ),
 }
 
@@ -44,9 +45,13 @@ SCHEMAS: dict[str, Any] = {
         "required": ["response", "response_base64", "private_key_used", "signature"],
         "properties": {
             "response": ref("Response"),
-            "response_base64": {"type": "string", "format": "byte", "description": "base64 of the signed bytes"},
+            "response_base64": {"type": "string", "format": "byte", "description": "base64 of the bytes of response"},
             "private_key_used": {"type": "string", "example": "global"},
-            "signature": {"type": "string", "format": "byte", "description": "RSA PKCS#1 v1.5 SHA-256, base64"},
+            "signature": {
+                "type": "string",
+                "format": "byte",
+                "description": "RSA PKCS#1 v1.5 SHA-256 over the envelope without signature, base64",
+            },
         },
     },
     "Response": {

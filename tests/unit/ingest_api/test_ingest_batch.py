@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sdk_serialisers import verifies_like_the_sdks
 
 from ingest_api.publisher import MemoryPublisher
 from telemetry_core.events import decode_raw
-from telemetry_core.signing import verify
 
 Client = TestClient[web.Request, web.Application]
 BATCH = "/api/v1/send-telemetry-data/batch"
@@ -37,7 +36,7 @@ async def test_json_array_gets_one_result_per_event_in_order(
     assert [key.decode() for key, _ in publisher.records] == [r["event_id"] for r in body["results"]]
     assert [decode_raw(value).fields.get("event_id") for _, value in publisher.records] == [None, "second", "third"]
     pem = await (await client.get("/api/v1/public-key")).read()
-    assert verify(pem, base64.b64decode(envelope["response_base64"]), envelope["signature"])
+    assert verifies_like_the_sdks(pem, await response.read())
 
 
 async def test_all_correct_batch_is_830(client: Client, secrets: dict[str, str], correct: dict[str, str]) -> None:

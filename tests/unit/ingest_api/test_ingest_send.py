@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
+from sdk_serialisers import verifies_like_the_sdks
 
 from ingest_api.publisher import MemoryPublisher
+from telemetry_core.envelope import signed_bytes
 from telemetry_core.events import decode_raw
 from telemetry_core.signing import verify
 
@@ -33,7 +35,7 @@ SPEC_830 = base64.b64decode(
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
-def signed_bytes(envelope: dict[str, Any]) -> bytes:
+def response_member(envelope: dict[str, Any]) -> bytes:
     return base64.b64decode(envelope["response_base64"])
 
 
@@ -45,7 +47,7 @@ async def test_spec_831_example_byte_for_byte(client: Client, secrets: dict[str,
     response = await client.post(SEND, data={"api_key": secrets["send"], "product_id": "unknown"})
     assert response.status == 200
     envelope = await response.json()
-    assert signed_bytes(envelope) == with_timestamp(SPEC_831, envelope["response"]["timestamp"])
+    assert response_member(envelope) == with_timestamp(SPEC_831, envelope["response"]["timestamp"])
     assert list(envelope) == ["response", "response_base64", "private_key_used", "signature"]
     assert envelope["private_key_used"] == "global"
 
@@ -53,14 +55,14 @@ async def test_spec_831_example_byte_for_byte(client: Client, secrets: dict[str,
 async def test_spec_830_example_byte_for_byte(client: Client, secrets: dict[str, str], correct: dict[str, str]) -> None:
     response = await client.post(SEND, data={"api_key": secrets["send"], **correct})
     envelope = await response.json()
-    assert signed_bytes(envelope) == with_timestamp(SPEC_830, envelope["response"]["timestamp"])
+    assert response_member(envelope) == with_timestamp(SPEC_830, envelope["response"]["timestamp"])
 
 
 async def test_envelope_text_embeds_the_signed_bytes(client: Client, secrets: dict[str, str]) -> None:
     response = await client.post(SEND, data={"api_key": secrets["send"]})
     raw = await response.read()
     envelope = json.loads(raw)
-    assert raw.startswith(b'{"response":' + signed_bytes(envelope) + b',"response_base64":')
+    assert raw.startswith(b'{"response":' + response_member(envelope) + b',"response_base64":')
 
 
 async def test_signature_verifies_with_the_served_public_key(client: Client, secrets: dict[str, str]) -> None:
@@ -68,9 +70,11 @@ async def test_signature_verifies_with_the_served_public_key(client: Client, sec
     assert key_response.status == 200
     pem = await key_response.read()
     assert pem.startswith(b"-----BEGIN PUBLIC KEY-----")
-    envelope = await (await client.post(SEND, data={"api_key": secrets["send"]})).json()
-    assert verify(pem, signed_bytes(envelope), envelope["signature"])
-    assert not verify(pem, signed_bytes(envelope) + b" ", envelope["signature"])
+    raw = await (await client.post(SEND, data={"api_key": secrets["send"]})).read()
+    signature = json.loads(raw)["signature"]
+    assert verify(pem, signed_bytes(raw), signature)
+    assert not verify(pem, signed_bytes(raw) + b" ", signature)
+    assert verifies_like_the_sdks(pem, raw)
 
 
 async def test_saved_event_carries_every_field_but_the_secret(

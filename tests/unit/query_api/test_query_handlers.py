@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sdk_serialisers import verifies_like_the_sdks
 
 from query_api.app import create_app
 from query_api.monitoring import ACCESS_LOG, JsonAccessLogger
 from query_api.params import Cursor, decode_cursor, encode_cursor
-from telemetry_core.signing import Signer, verify
+from telemetry_core.signing import Signer
 
 RECORDS = "/api/v1/get-telemetry-data"
 AGGREGATES = "/api/v1/get-telemetry-aggregates"
@@ -24,9 +25,11 @@ Client = TestClient[Any, Any]
 
 async def envelope(response: Any, signer: Signer) -> dict[str, Any]:
     """The verified ``response`` object of a signed answer."""
-    body = json.loads(await response.read())
+    raw = await response.read()
+    body = json.loads(raw)
     payload = base64.b64decode(body["response_base64"])
-    assert verify(signer.public_key_pem, payload, body["signature"])
+    assert verifies_like_the_sdks(signer.public_key_pem, raw)
+    assert raw.startswith(b'{"response":' + payload + b',"response_base64":')
     assert body["private_key_used"] == "global"
     assert json.loads(payload) == body["response"]
     return body["response"]  # type: ignore[no-any-return]

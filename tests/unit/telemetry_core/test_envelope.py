@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from sdk_serialisers import verifies_like_the_sdks
 
-from telemetry_core.envelope import EnvelopeSigner, response_bytes
+from telemetry_core.envelope import EnvelopeSigner, response_bytes, signed_bytes
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer, load_or_create_signer, verify
 
@@ -27,8 +28,8 @@ def test_spec_830_bytes() -> None:
     assert response_bytes(response) == SPEC_830
 
 
-def test_response_bytes_are_ascii_and_compact() -> None:
-    assert response_bytes({"message": "é", "a": [1, 2]}) == b'{"message":"\\u00e9","a":[1,2]}'
+def test_response_bytes_are_compact_utf8() -> None:
+    assert response_bytes({"message": "é/", "a": [1, 2]}) == '{"message":"é/","a":[1,2]}'.encode()
 
 
 def test_envelope_round_trip(signer: Signer) -> None:
@@ -39,8 +40,12 @@ def test_envelope_round_trip(signer: Signer) -> None:
     assert body["response"] == response
     assert base64.b64decode(body["response_base64"]) == SPEC_830
     assert body["private_key_used"] == "global"
-    assert verify(signer.public_key_pem, SPEC_830, body["signature"])
-    assert raw.startswith(b'{"response":' + SPEC_830 + b",")
+    unsigned = b'{"response":' + SPEC_830 + b',"response_base64":"' + base64.b64encode(SPEC_830)
+    assert signed_bytes(raw) == unsigned + b'","private_key_used":"global"}'
+    assert raw == unsigned + b'","private_key_used":"global","signature":"' + body["signature"].encode() + b'"}'
+    assert verify(signer.public_key_pem, signed_bytes(raw), body["signature"])
+    assert not verify(signer.public_key_pem, SPEC_830, body["signature"])
+    assert verifies_like_the_sdks(signer.public_key_pem, raw)
 
 
 def test_equal_bodies_are_signed_once(signer: Signer) -> None:

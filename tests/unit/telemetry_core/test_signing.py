@@ -74,3 +74,14 @@ def test_repr_hides_the_key(tmp_path: Path) -> None:
     signer = load_or_create_signer(Settings(data_dir=tmp_path))
     assert repr(signer) == "Signer(key_id='global')"
     assert os.fspath(tmp_path) not in repr(signer)
+
+
+def test_generated_keys_have_4096_bits_and_smaller_ones_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    default = load_or_create_signer(Settings(data_dir=tmp_path / "default"))
+    key = serialization.load_pem_public_key(default.public_key_pem)
+    assert isinstance(key, rsa.RSAPublicKey) and key.key_size == 4096
+    assert "bits" not in caplog.text
+    load_or_create_signer(Settings(data_dir=tmp_path / "small", signing_key_bits=2048))
+    assert "has 2048 bits: the official SDKs warn below 4096" in caplog.text
