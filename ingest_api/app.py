@@ -27,6 +27,9 @@ SEND_PATH = "/api/v1/send-telemetry-data"
 SDK_PATH = "/api/v1/send-telemetry"
 BATCH_PATH = "/api/v1/send-telemetry-data/batch"
 PUBLIC_KEY_PATH = "/api/v1/public-key"
+# The JS SDK resolves "/v1/..." against the host root (dropping the base URL's /api): every
+# /api/v1/ path is also served at /v1/.
+ROOT_ALIAS = ("/api/v1/", "/v1/")
 OPENAPI_PATH = "/api/openapi.json"
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -66,10 +69,13 @@ def create_app(
 
     send = SendHandlers(settings, publisher, reference, answers, metrics, UuidV7())
     ops = OperationHandlers(answers, metrics, readiness)
-    app.router.add_post(SEND_PATH, send.send)
-    app.router.add_post(SDK_PATH, send.send)
-    app.router.add_post(BATCH_PATH, send.send_batch)
-    app.router.add_get(PUBLIC_KEY_PATH, ops.public_key)
+    for path in (SEND_PATH, SDK_PATH):
+        app.router.add_post(path, send.send)
+        app.router.add_post(path.replace(*ROOT_ALIAS), send.send)
+    for path in (BATCH_PATH, BATCH_PATH.replace(*ROOT_ALIAS)):
+        app.router.add_post(path, send.send_batch)
+    for path in (PUBLIC_KEY_PATH, PUBLIC_KEY_PATH.replace(*ROOT_ALIAS)):
+        app.router.add_get(path, ops.public_key)
     app.router.add_get(OPENAPI_PATH, ops.openapi)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)

@@ -13,6 +13,7 @@ from time import perf_counter
 from typing import Any
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest_api import event_ids, parsing
 from ingest_api.answers import CLIENT_IP, Answers, Refusal, unavailable
@@ -121,6 +122,8 @@ class SendHandlers:
         if request.query_string:
             for name, value in request.query.items():
                 fields.setdefault(name, value)
+            if parsing.count_fields(fields) > parsing.MAX_FIELDS:
+                raise Refusal.because(codes.MALFORMED_BODY, "body", _TOO_MANY_FIELDS)
         return fields
 
     async def _batch_items(self, request: web.Request) -> tuple[list[Fields], Fields]:
@@ -190,6 +193,9 @@ class SendHandlers:
             metrics.events.inc(str(code))
 
 
+_TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"
+
+
 def _too_large(limit: int) -> Refusal:
     return Refusal.because(codes.BODY_TOO_LARGE, "body", f"the body is larger than {limit} bytes")
 
@@ -208,11 +214,19 @@ async def _multipart_fields(request: web.Request) -> Fields:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(request.client_max_size) from None
-    except ValueError as exc:
-        raise BodyError(f"the multipart body cannot be read: {exc}") from None
+    except (ValueError, HttpProcessingError) as exc:  # a malformed part header raises InvalidHeader
+        raise BodyError(f"the multipart body cannot be read: {_reason(exc)}") from None
+    if len(form) > parsing.MAX_FIELDS:
+        raise BodyError(f"the multipart body has more than {parsing.MAX_FIELDS} fields")
     fields: Fields = {}
     for name, value in form.items():
         if not isinstance(value, str):
             raise BodyError(f"{name}: file uploads are not accepted; send text values")
         fields[name] = value
     return fields
+
+
+def _reason(exc: Exception) -> str:
+    """The error's text on one printable line (a bad header may carry control characters)."""
+    text = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    return "".join(c if c.isprintable() else "?" for c in text)[:200] or type(exc).__name__

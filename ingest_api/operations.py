@@ -27,7 +27,7 @@ class OperationHandlers:
         self._answers = answers
         self._metrics = metrics
         self._readiness = readiness
-        self._openapi = json.dumps(openapi.document(), separators=(",", ":")).encode()
+        self._openapi = json.dumps(openapi.document("ingest"), separators=(",", ":")).encode()
 
     async def healthz(self, request: web.Request) -> web.Response:
         """The process is alive and its event loop answers."""

@@ -30,6 +30,8 @@ RECORDS_PATH = "/api/v1/get-telemetry-data"
 AGGREGATES_PATH = "/api/v1/get-telemetry-aggregates"
 PUBLIC_KEY_PATH = "/api/v1/public-key"
 OPENAPI_PATH = "/api/openapi.json"
+# The JS SDK resolves "/v1/..." against the host root: each /api/v1/ path is also at /v1/.
+ROOT_ALIAS = ("/api/v1/", "/v1/")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,16 +54,19 @@ def create_app(
     )
     if reference_ready is not None:
         service.reference_ready = reference_ready
-    service.openapi = json.dumps(openapi.document(), separators=(",", ":")).encode()
+    service.openapi = json.dumps(openapi.document("query"), separators=(",", ":")).encode()
     app = web.Application(middlewares=[answers])
     app[SERVICE] = service
     app.cleanup_ctx.append(_storage_lifetime)
-    app.router.add_get(RECORDS_PATH, handlers.get_records, allow_head=False)
-    app.router.add_get(AGGREGATES_PATH, handlers.get_aggregates, allow_head=False)
+    for path in (RECORDS_PATH, RECORDS_PATH.replace(*ROOT_ALIAS)):
+        app.router.add_get(path, handlers.get_records, allow_head=False)
+    for path in (AGGREGATES_PATH, AGGREGATES_PATH.replace(*ROOT_ALIAS)):
+        app.router.add_get(path, handlers.get_aggregates, allow_head=False)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/metrics", handlers.metrics)
-    app.router.add_get(PUBLIC_KEY_PATH, handlers.public_key)
+    for path in (PUBLIC_KEY_PATH, PUBLIC_KEY_PATH.replace(*ROOT_ALIAS)):
+        app.router.add_get(path, handlers.public_key)
     app.router.add_get(OPENAPI_PATH, handlers.openapi_document)
     return app
 

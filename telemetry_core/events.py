@@ -1,7 +1,7 @@
 """The event records that cross Kafka, and their wire encoding.
 
 ``RawEvent`` is what ingest publishes to ``telemetry.raw.v1`` (key: the event id) once the
-client is authenticated: every received field verbatim (except the API key itself, replaced
+client is authenticated: every received field verbatim, nested values included (except the API key itself, replaced
 by its id), plus what the server knew at receipt. ``FlaggedEvent`` is what the flagger
 publishes to ``telemetry.flagged.v1``: the stored row, flags included.
 
@@ -142,9 +142,8 @@ def raw_from_dict(body: dict[str, Any]) -> RawEvent:
     version = body.get("v")
     if version != SCHEMA_VERSION:
         raise EventDecodeError(f"unknown schema version {version!r}")
+    # Values are kept as received: scalars, or nested objects/arrays (SDK flags, metadata).
     fields = _require(body, "fields", dict)
-    if any(isinstance(v, dict | list) for v in fields.values()):
-        raise EventDecodeError("fields must hold scalars only")
     return RawEvent(
         event_id=_require(body, "event_id", str),
         received_at_ms=_require(body, "received_at_ms", int),

@@ -90,6 +90,19 @@ async def test_openapi_document_lists_every_public_endpoint(client: Client) -> N
         assert name in document["components"][section], target
 
 
+async def test_openapi_documents_exactly_the_served_routes(client: Client) -> None:
+    """Each service documents what it serves: no query paths here, every route (and method) listed."""
+    document = await (await client.get("/api/openapi.json")).json()
+    served = {
+        (route.resource.canonical, route.method.lower())
+        for route in client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == served
+    assert "/v1/send-telemetry" in document["paths"] and "/api/v1/get-telemetry-data" not in document["paths"]
+
+
 def _walk(node: object) -> list[object]:
     if isinstance(node, dict):
         return [v for value in node.values() for v in _walk(value)] + list(node.values())

@@ -255,6 +255,18 @@ async def test_public_key_and_openapi(client: Client, signer: Signer) -> None:
     assert "AggregatesResponse" in document["components"]["schemas"]
 
 
+async def test_openapi_documents_exactly_the_served_routes(client: Client) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    served = {
+        (route.resource.canonical, route.method.lower())
+        for route in client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == served
+    assert "/v1/get-telemetry-data" in document["paths"] and "/api/v1/send-telemetry" not in document["paths"]
+
+
 async def test_storage_lives_as_long_as_the_app(client: Client, storage: Any) -> None:
     assert storage.started and not storage.closed
 
