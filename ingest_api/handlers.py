@@ -16,21 +16,19 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest_api import event_ids, parsing
-from ingest_api.answers import CLIENT_IP, Answers, Refusal, unavailable
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
 from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
-from ingest_api.reference_source import ReferenceSource
+from service_http.answers import CLIENT_IP, Answers, Refusal, unavailable
+from service_http.reference import ReferenceSource, authenticated
 from telemetry_core import codes
-from telemetry_core.auth import SEND, authenticate
+from telemetry_core.auth import SEND
 from telemetry_core.events import FieldErrors, RawEvent, encode_raw
 from telemetry_core.reference import ApiKey, hash_key
-from telemetry_core.requests import extract_api_key
 from telemetry_core.settings import Settings
 from telemetry_core.validation import validate
 
 API_KEY = "api_key"
-_NO_QUERY: Mapping[str, str] = {}
 
 
 def _now_ms() -> int:
@@ -158,13 +156,7 @@ class SendHandlers:
 
     def _authenticate(self, request: web.Request, body: Mapping[str, Any]) -> ApiKey:
         """The API key record, or a 401 refusal with the platform's code (100-103)."""
-        if not self._reference.ready.is_set():
-            raise unavailable("reference", "reference data is still loading")
-        secret = extract_api_key(request.headers, request.query if request.query_string else _NO_QUERY, body)
-        found = authenticate(secret, request[CLIENT_IP], SEND, self._reference.store)
-        if isinstance(found, ApiKey):
-            return found
-        raise Refusal(found)
+        return authenticated(request, self._reference, SEND, codes.STORE_UNAVAILABLE, body)
 
     def _event_id(self, header: str | None, field: object, where: str) -> str:
         try:

@@ -20,7 +20,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from deploy.local.ports import free_ports
 from ingest_api.app import create_app
 from ingest_api.publisher import KafkaPublisher
-from ingest_api.reference_source import FixedReference
+from service_http.reference import FixedReference
 from telemetry_core.admin.__main__ import main as admin_main
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.events import RawEvent, decode_raw
