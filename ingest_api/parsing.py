@@ -26,6 +26,7 @@ NDJSON = frozenset({"application/x-ndjson", "application/ndjson", "application/j
 
 MAX_FIELDS = 100
 MAX_DEPTH = 8
+_NESTED = (dict, list)
 BATCH_WRAPPER_KEYS = frozenset({"api_key", "events"})
 
 
@@ -143,30 +144,36 @@ def _object(value: Any, where: str) -> Fields:
 
 def check_fields(fields: Fields, prefix: str) -> Fields:
     """``fields`` unchanged if every value is one the raw event can carry within the budgets; else ``BodyError``."""
-    where = prefix.rstrip(".") or "the body"
     if len(fields) > MAX_FIELDS:
-        raise BodyError(f"{where} has more than {MAX_FIELDS} fields")
+        raise BodyError(f"{prefix.rstrip('.') or 'the body'} has more than {MAX_FIELDS} fields")
     budget = MAX_FIELDS - len(fields)
-    for name, value in fields.items():
+    for name, value in fields.items():  # the scalar checks inline: this runs for every field of every event
         if not _valid_text(name):
             raise BodyError(f"{prefix}a field name is not valid Unicode")
-        if isinstance(value, dict | list):
+        if isinstance(value, str):
+            if not _valid_text(value):
+                raise BodyError(f"{prefix}{name}: not valid Unicode")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise BodyError(f"{prefix}{name}: number out of range")
+        elif isinstance(value, _NESTED):
             budget = _check_nested(value, f"{prefix}{name}", budget, 1)
             if budget < 0:
+                where = prefix.rstrip(".") or "the body"
                 raise BodyError(f"{where} has more than {MAX_FIELDS} fields (nested members count one each)")
-        else:
-            _check_scalar(value, f"{prefix}{name}")
+        elif value is not None and not isinstance(value, int):
+            raise BodyError(f"{prefix}{name}: must be a string, number, boolean, null, object or array")
     return fields
 
 
 def count_fields(fields: Fields) -> int:
     """How much of the field budget ``fields`` uses (one per field and per nested member)."""
-    return len(fields) + sum(_members(value) for value in fields.values() if isinstance(value, dict | list))
+    return len(fields) + sum(_members(value) for value in fields.values() if isinstance(value, _NESTED))
 
 
 def _members(value: dict[str, Any] | list[Any]) -> int:
     items = value.values() if isinstance(value, dict) else value
-    return len(value) + sum(_members(item) for item in items if isinstance(item, dict | list))
+    return len(value) + sum(_members(item) for item in items if isinstance(item, _NESTED))
 
 
 def _check_scalar(value: Any, where: str) -> None:
@@ -192,7 +199,7 @@ def _check_nested(value: dict[str, Any] | list[Any], where: str, budget: int, de
         if isinstance(key, str) and not _valid_text(key):
             raise BodyError(f"{where}: a member name is not valid Unicode")
         inner = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
-        if isinstance(item, dict | list):
+        if isinstance(item, _NESTED):
             budget = _check_nested(item, inner, budget, depth + 1)
             if budget < 0:
                 return budget
