@@ -10,17 +10,17 @@ into an in-memory ``ReferenceStore`` instead of reading the reference topic. The
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from query_api.__main__ import serve
+from query_api.__main__ import SHUTDOWN_TIMEOUT_S
 from query_api.app import create_app
 from query_api.storage import ClickHouseStorage
+from service_http import serving
+from service_http.reference import FixedReference
 from telemetry_core.auth import READ
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings
@@ -48,14 +48,14 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, required=True)
     args = parser.parse_args()
     settings = Settings.from_env(os.environ)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serving.configure_logging(settings)
     app = create_app(
         settings,
         storage=ClickHouseStorage(settings),
-        reference=reference(args.tenants),
+        reference=FixedReference(reference(args.tenants)),
         signer=load_or_create_signer(settings),
     )
-    asyncio.run(serve(app, settings.query_host, settings.query_port))
+    serving.serve(app, settings.query_host, settings.query_port, SHUTDOWN_TIMEOUT_S)
 
 
 if __name__ == "__main__":

@@ -1,65 +1,37 @@
 """``telemetry-ingest``: serve the ingest API on TELEMETRY_INGEST_HOST:TELEMETRY_INGEST_PORT.
 
-Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT: in-flight requests finish, the
-producer flushes), 2 for a configuration problem (one line on stderr).
+Start-up, shutdown (in-flight requests finish, the producer flushes) and exit codes are the
+shared ones of ``service_http.serving``: 0 after a clean shutdown, 2 for a configuration problem.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 
 from aiohttp import web
 
-from ingest_api import logs
 from ingest_api.app import create_app
 from ingest_api.publisher import KafkaPublisher
+from service_http import serving
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.reference_feed import ReferenceFeed
-from telemetry_core.settings import Settings, SettingsError
-from telemetry_core.signing import SigningKeyError, load_or_create_signer
-
-log = logging.getLogger("telemetry.ingest")
+from telemetry_core.settings import Settings
+from telemetry_core.signing import Signer
 
 SHUTDOWN_TIMEOUT_S = 30.0
 
 
-def _configure_logging(settings: Settings) -> None:
-    try:
-        logs.configure(settings.log_level)
-    except ValueError:
-        raise SettingsError(f"TELEMETRY_LOG_LEVEL is not a logging level: {settings.log_level!r}") from None
-
-
-def main() -> int:
-    try:
-        settings = Settings.from_env(os.environ)
-        _configure_logging(settings)
-        signer = load_or_create_signer(settings)
-    except (SettingsError, SigningKeyError, OSError) as exc:
-        print(f"telemetry-ingest: {exc}", file=sys.stderr)
-        return 2
-    app = create_app(
+def build(settings: Settings, signer: Signer) -> web.Application:
+    return create_app(
         settings,
         publisher=KafkaPublisher(settings),
         reference=ReferenceFeed(settings, ReferenceStore()),
         signer=signer,
     )
-    log.info(
-        "ingest listening on %s:%s (Kafka %s)", settings.ingest_host, settings.ingest_port, settings.kafka_bootstrap
-    )
-    web.run_app(
-        app,
-        host=settings.ingest_host,
-        port=settings.ingest_port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
-        handle_signals=True,
-    )
-    log.info("ingest stopped")
-    return 0
+
+
+def main() -> int:
+    return serving.run("telemetry-ingest", build, lambda s: (s.ingest_host, s.ingest_port), SHUTDOWN_TIMEOUT_S)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,22 @@ from time import perf_counter
 from typing import Any
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest_api import event_ids, parsing
-from ingest_api.answers import CLIENT_IP, Answers, Refusal, unavailable
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
 from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
-from ingest_api.reference_source import ReferenceSource
+from service_http.answers import CLIENT_IP, Answers, Refusal, unavailable
+from service_http.reference import ReferenceSource, authenticated
 from telemetry_core import codes
-from telemetry_core.auth import SEND, authenticate
+from telemetry_core.auth import SEND
 from telemetry_core.events import FieldErrors, RawEvent, encode_raw
 from telemetry_core.reference import ApiKey, hash_key
-from telemetry_core.requests import extract_api_key
 from telemetry_core.settings import Settings
 from telemetry_core.validation import validate
 
 API_KEY = "api_key"
-_NO_QUERY: Mapping[str, str] = {}
 
 
 def _now_ms() -> int:
@@ -121,6 +120,8 @@ class SendHandlers:
         if request.query_string:
             for name, value in request.query.items():
                 fields.setdefault(name, value)
+            if parsing.count_fields(fields) > parsing.MAX_FIELDS:
+                raise Refusal.because(codes.MALFORMED_BODY, "body", _TOO_MANY_FIELDS)
         return fields
 
     async def _batch_items(self, request: web.Request) -> tuple[list[Fields], Fields]:
@@ -155,13 +156,7 @@ class SendHandlers:
 
     def _authenticate(self, request: web.Request, body: Mapping[str, Any]) -> ApiKey:
         """The API key record, or a 401 refusal with the platform's code (100-103)."""
-        if not self._reference.ready.is_set():
-            raise unavailable("reference", "reference data is still loading")
-        secret = extract_api_key(request.headers, request.query if request.query_string else _NO_QUERY, body)
-        found = authenticate(secret, request[CLIENT_IP], SEND, self._reference.store)
-        if isinstance(found, ApiKey):
-            return found
-        raise Refusal(found)
+        return authenticated(request, self._reference, SEND, codes.STORE_UNAVAILABLE, body)
 
     def _event_id(self, header: str | None, field: object, where: str) -> str:
         try:
@@ -190,6 +185,9 @@ class SendHandlers:
             metrics.events.inc(str(code))
 
 
+_TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"
+
+
 def _too_large(limit: int) -> Refusal:
     return Refusal.because(codes.BODY_TOO_LARGE, "body", f"the body is larger than {limit} bytes")
 
@@ -208,11 +206,19 @@ async def _multipart_fields(request: web.Request) -> Fields:
         form = await request.post()
     except web.HTTPRequestEntityTooLarge:
         raise _too_large(request.client_max_size) from None
-    except ValueError as exc:
-        raise BodyError(f"the multipart body cannot be read: {exc}") from None
+    except (ValueError, HttpProcessingError) as exc:  # a malformed part header raises InvalidHeader
+        raise BodyError(f"the multipart body cannot be read: {_reason(exc)}") from None
+    if len(form) > parsing.MAX_FIELDS:
+        raise BodyError(f"the multipart body has more than {parsing.MAX_FIELDS} fields")
     fields: Fields = {}
     for name, value in form.items():
         if not isinstance(value, str):
             raise BodyError(f"{name}: file uploads are not accepted; send text values")
         fields[name] = value
     return fields
+
+
+def _reason(exc: Exception) -> str:
+    """The error's text on one printable line (a bad header may carry control characters)."""
+    text = exc.message if isinstance(exc, HttpProcessingError) else str(exc)
+    return "".join(c if c.isprintable() else "?" for c in text)[:200] or type(exc).__name__

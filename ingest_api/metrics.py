@@ -16,13 +16,8 @@ class IngestMetrics:
     def __init__(self, envelopes: EnvelopeSigner, readiness: Callable[[], dict[str, str | None]]) -> None:
         self._envelopes = envelopes
         self._readiness = readiness
+        # requests_total and request_seconds are added by the HTTP layer (service_http.middleware).
         registry = self.registry = Registry()
-        self.requests = registry.counter(
-            PREFIX + "requests_total", "Requests answered, by route and answer code", ("route", "code")
-        )
-        self.request_seconds = registry.histogram(
-            PREFIX + "request_seconds", "Time from request to answer, by route", ("route",)
-        )
         self.events = registry.counter(
             PREFIX + "events_total",
             "Events acknowledged by Kafka, by answer code (830 correct, 831 incorrect)",

@@ -1,9 +1,13 @@
 """Request bodies -> field dicts (pure): a form or JSON object per event, a JSON array or NDJSON per batch.
 
-Field values are kept verbatim as scalars (string, number, boolean, null), because the raw
-event carries them that way; anything the event schema cannot carry (nested objects or
-arrays, non-finite numbers, text that is not valid Unicode) makes the whole body malformed
-instead of being altered.
+Field values are kept verbatim: scalars (string, number, boolean, null) and, in JSON bodies,
+nested objects and arrays (the SDKs' ``flags`` and ``metadata``). Anything the event schema
+cannot carry (non-finite numbers, text that is not valid Unicode) or that is over the field
+budget makes the whole body malformed instead of being altered.
+
+The field budget (``MAX_FIELDS``) counts one per top-level field plus one per member of a
+nested value (each key of an object, each element of an array, at any depth); a nested value
+may be at most ``MAX_DEPTH`` levels deep. The byte budget is the body size limit.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ JSON = "application/json"
 NDJSON = frozenset({"application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines"})
 
 MAX_FIELDS = 100
+MAX_DEPTH = 8
+_NESTED = (dict, list)
 BATCH_WRAPPER_KEYS = frozenset({"api_key", "events"})
 
 
@@ -137,10 +143,11 @@ def _object(value: Any, where: str) -> Fields:
 
 
 def check_fields(fields: Fields, prefix: str) -> Fields:
-    """``fields`` unchanged if every value is a scalar the raw event can carry; else ``BodyError``."""
+    """``fields`` unchanged if every value is one the raw event can carry within the budgets; else ``BodyError``."""
     if len(fields) > MAX_FIELDS:
         raise BodyError(f"{prefix.rstrip('.') or 'the body'} has more than {MAX_FIELDS} fields")
-    for name, value in fields.items():
+    budget = MAX_FIELDS - len(fields)
+    for name, value in fields.items():  # the scalar checks inline: this runs for every field of every event
         if not _valid_text(name):
             raise BodyError(f"{prefix}a field name is not valid Unicode")
         if isinstance(value, str):
@@ -149,9 +156,56 @@ def check_fields(fields: Fields, prefix: str) -> Fields:
         elif isinstance(value, float):
             if not math.isfinite(value):
                 raise BodyError(f"{prefix}{name}: number out of range")
+        elif isinstance(value, _NESTED):
+            budget = _check_nested(value, f"{prefix}{name}", budget, 1)
+            if budget < 0:
+                where = prefix.rstrip(".") or "the body"
+                raise BodyError(f"{where} has more than {MAX_FIELDS} fields (nested members count one each)")
         elif value is not None and not isinstance(value, int):
-            raise BodyError(f"{prefix}{name}: must be a string, number, boolean or null")
+            raise BodyError(f"{prefix}{name}: must be a string, number, boolean, null, object or array")
     return fields
+
+
+def count_fields(fields: Fields) -> int:
+    """How much of the field budget ``fields`` uses (one per field and per nested member)."""
+    return len(fields) + sum(_members(value) for value in fields.values() if isinstance(value, _NESTED))
+
+
+def _members(value: dict[str, Any] | list[Any]) -> int:
+    items = value.values() if isinstance(value, dict) else value
+    return len(value) + sum(_members(item) for item in items if isinstance(item, _NESTED))
+
+
+def _check_scalar(value: Any, where: str) -> None:
+    if isinstance(value, str):
+        if not _valid_text(value):
+            raise BodyError(f"{where}: not valid Unicode")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BodyError(f"{where}: number out of range")
+    elif value is not None and not isinstance(value, int):
+        raise BodyError(f"{where}: must be a string, number, boolean, null, object or array")
+
+
+def _check_nested(value: dict[str, Any] | list[Any], where: str, budget: int, depth: int) -> int:
+    """What is left of ``budget`` after ``value``'s members (negative: over budget, checking stops)."""
+    if depth > MAX_DEPTH:
+        raise BodyError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+    budget -= len(value)
+    if budget < 0:
+        return budget
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in pairs:
+        if isinstance(key, str) and not _valid_text(key):
+            raise BodyError(f"{where}: a member name is not valid Unicode")
+        inner = f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"
+        if isinstance(item, _NESTED):
+            budget = _check_nested(item, inner, budget, depth + 1)
+            if budget < 0:
+                return budget
+        else:
+            _check_scalar(item, inner)
+    return budget
 
 
 def _valid_text(text: str) -> bool:

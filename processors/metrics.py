@@ -74,7 +74,8 @@ class SinkMetrics(WorkerMetrics):
         self.rows = self.registry.counter("telemetry_sink_rows_total", "rows inserted into ClickHouse")
         self.insert_seconds = self.registry.histogram("telemetry_sink_insert_seconds", "ClickHouse insert latency")
         self.event_age = self.registry.histogram(
-            "telemetry_sink_event_age_seconds", "received by ingest -> insert accepted by ClickHouse, of each batch's oldest row"
+            "telemetry_sink_event_age_seconds",
+            "received by ingest -> insert accepted by ClickHouse, of each batch's oldest row",
         )
         self.duplicates = self.registry.counter(
             "telemetry_sink_duplicates_total",

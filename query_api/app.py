@@ -1,26 +1,32 @@
-"""The application factory: routes, the answer middleware and the storage lifetime.
+"""The application factory: the query routes on the shared HTTP layer (``service_http``), and
+the lifetimes of the store and the reference feed.
 
-Every failure becomes a signed envelope at one place (``answers``): unknown paths 404,
-wrong methods 405, storage errors 503 with ``Retry-After``, anything unexpected 500 (logged
-with its traceback here, never sent).
+Every failure becomes a signed envelope in the shared middleware: refusals (401, 422, 503
+while reference data loads), unknown paths 404, wrong methods 405, storage errors 503 with
+``Retry-After`` (``_storage_refusal``), anything unexpected 500 (logged with its traceback,
+never sent). Another module adds its routes with a ``register(app)`` call below, using
+``add_api_route`` and the ``SERVICE`` key like ``handlers`` does.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from query_api import handlers
-from query_api.handlers import signed
-from query_api.monitoring import ANSWER_CODE
+from query_api.params import AGGREGATE_PARAMS, RECORD_PARAMS
 from query_api.service import SERVICE, Service
 from query_api.storage import Storage, StorageUnavailable
+from service_http import reference as reference_data
+from service_http.answers import Answers, Refusal
+from service_http.application import add_api_route, application
+from service_http.logs import AccessLog
+from service_http.middleware import Profile
+from service_http.reference import ReferenceSource
 from telemetry_core import codes, openapi
 from telemetry_core.envelope import EnvelopeSigner
-from telemetry_core.reference import ReferenceLookup
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
 
@@ -28,42 +34,68 @@ log = logging.getLogger(__name__)
 
 RECORDS_PATH = "/api/v1/get-telemetry-data"
 AGGREGATES_PATH = "/api/v1/get-telemetry-aggregates"
-PUBLIC_KEY_PATH = "/api/v1/public-key"
-OPENAPI_PATH = "/api/openapi.json"
+STORAGE_RETRY_AFTER_S = 1
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+def _storage_refusal(request: web.Request, exc: Exception) -> Refusal | None:
+    """A store that could not answer is a 503 (its reason is logged, never sent)."""
+    if not isinstance(exc, StorageUnavailable):
+        return None
+    resource = request.match_info.route.resource
+    request.app[SERVICE].metrics.storage_errors.inc(resource.canonical if resource is not None else "unmatched")
+    log.warning("answered 503: %s", exc)
+    return Refusal(codes.STORAGE_UNAVAILABLE, None, {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
+
+# Only names the API defines are logged: an unknown name could be anything, a pasted key too.
+PROFILE = Profile(
+    "query",
+    internal_error=codes.INTERNAL_QUERY_ERROR,
+    unavailable=codes.STORAGE_UNAVAILABLE,
+    logged_params=frozenset(RECORD_PARAMS + AGGREGATE_PARAMS) - {"api_key"},
+    translate=_storage_refusal,
+)
 
 
 def create_app(
     settings: Settings,
     *,
     storage: Storage,
-    reference: ReferenceLookup,
+    reference: ReferenceSource,
     signer: Signer,
-    reference_ready: Callable[[], bool] | None = None,
+    access_log: AccessLog | None = None,
 ) -> web.Application:
-    """The query service; ``storage`` is started and closed with the application."""
-    service = Service(
-        settings=settings,
-        storage=storage,
-        reference=reference,
-        signer=EnvelopeSigner(signer),
-        page_signer=EnvelopeSigner(signer, cache_size=0),
+    """The query service; ``storage`` and ``reference`` are started and stopped with the app.
+
+    It starts while Kafka or ClickHouse is unreachable: reference data loads in the
+    background, the store connects on first use, and requests get 503 until they can be served.
+    """
+    answers = Answers(EnvelopeSigner(signer), pages=EnvelopeSigner(signer, cache_size=0))
+    service = Service(settings=settings, storage=storage, reference=reference, answers=answers)
+
+    async def ready() -> dict[str, str | None]:
+        return await handlers.readiness(service)
+
+    app = application(
+        PROFILE,
+        settings,
+        answers,
+        registry=service.metrics.registry,
+        readiness=ready,
+        openapi=openapi.document("query"),
+        access_log=access_log,
     )
-    if reference_ready is not None:
-        service.reference_ready = reference_ready
-    service.openapi = json.dumps(openapi.document(), separators=(",", ":")).encode()
-    app = web.Application(middlewares=[answers])
     app[SERVICE] = service
     app.cleanup_ctx.append(_storage_lifetime)
-    app.router.add_get(RECORDS_PATH, handlers.get_records, allow_head=False)
-    app.router.add_get(AGGREGATES_PATH, handlers.get_aggregates, allow_head=False)
-    app.router.add_get("/healthz", handlers.healthz)
-    app.router.add_get("/readyz", handlers.readyz)
-    app.router.add_get("/metrics", handlers.metrics)
-    app.router.add_get(PUBLIC_KEY_PATH, handlers.public_key)
-    app.router.add_get(OPENAPI_PATH, handlers.openapi_document)
+    app.cleanup_ctx.append(reference_data.lifetime(lambda app: app[SERVICE].reference))
+    register(app)
     return app
+
+
+def register(app: web.Application) -> None:
+    """The query routes (each ``/api/v1/`` path also at ``/v1/``)."""
+    add_api_route(app, hdrs.METH_GET, RECORDS_PATH, handlers.get_records)
+    add_api_route(app, hdrs.METH_GET, AGGREGATES_PATH, handlers.get_aggregates)
 
 
 async def _storage_lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -71,28 +103,3 @@ async def _storage_lifetime(app: web.Application) -> AsyncIterator[None]:
     await storage.start()
     yield
     await storage.close()
-
-
-@web.middleware
-async def answers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every failure into a signed answer and count every answer by endpoint and code."""
-    service = request.app[SERVICE]
-    resource = request.match_info.route.resource
-    endpoint = resource.canonical if resource is not None else "unmatched"
-    try:
-        response = await handler(request)
-    except web.HTTPNotFound:
-        response = signed(service.signer, codes.NOT_FOUND)
-    except web.HTTPMethodNotAllowed as exc:
-        response = signed(service.signer, codes.METHOD_NOT_ALLOWED, headers={"Allow": ", ".join(exc.allowed_methods)})
-    except StorageUnavailable as exc:
-        service.metrics.storage_errors.inc(endpoint)
-        log.warning("answered 503: %s", exc)
-        response = signed(service.signer, codes.STORAGE_UNAVAILABLE, headers={"Retry-After": "1"})
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, request.path)
-        response = signed(service.signer, codes.INTERNAL_QUERY_ERROR)
-    service.metrics.requests.inc(endpoint, str(response.get(ANSWER_CODE, response.status)))
-    return response

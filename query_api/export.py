@@ -17,10 +17,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from query_api.monitoring import ANSWER_CODE, timed
+from query_api.monitoring import timed
 from query_api.params import RecordQuery
 from query_api.service import Service
 from query_api.storage import StorageUnavailable
+from service_http.answers import ANSWER_CODE
 
 log = logging.getLogger(__name__)
 

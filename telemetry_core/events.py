@@ -1,8 +1,8 @@
 """The event records that cross Kafka, and their wire encoding.
 
 ``RawEvent`` is what ingest publishes to ``telemetry.raw.v1`` (key: the event id) once the
-client is authenticated: every received field verbatim (except the API key itself, replaced
-by its id), plus what the server knew at receipt. The flagger turns it into the finished
+client is authenticated: every received field verbatim, nested values included (except the
+API key itself, replaced by its id), plus what the server knew at receipt. The flagger turns it into the finished
 ``events`` row (``telemetry_core.clickhouse.rows``) and publishes that to the flagged topic;
 ``FlaggedEvent`` is the same row as a record, for code that builds rows without Kafka.
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, json_content, ref
+from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
 
 _TEXT = {"type": "string"}
-_SCALAR = {"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}], "nullable": True}
+_ANY = {"nullable": True, "description": "a scalar, or (JSON bodies) an object or array kept verbatim"}
 
 SCHEMAS: dict[str, Any] = {
     "TelemetryFields": {
         "type": "object",
         "description": (
-            "The platform's fields; any other scalar field is stored verbatim. Missing or invalid fields "
-            "do not refuse the event: it is saved and answered with 831 and the field errors."
+            "The platform's fields; any other field (e.g. the SDKs' hwid, country, and nested flags and "
+            "metadata objects or arrays in JSON bodies) is stored verbatim. At most 100 fields: one per "
+            "top-level field plus one per member of a nested value, at most 8 levels deep. Missing or invalid "
+            "fields do not refuse the event: it is saved and answered with 831 and the field errors."
         ),
         "properties": {
             "api_key": {**_TEXT, "description": "API key (or Authorization: Bearer, or the api_key query parameter)"},
@@ -35,7 +37,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "idempotency key: a UUID or 1-64 URL-safe characters (absent: a server UUIDv7)",
             },
         },
-        "additionalProperties": _SCALAR,
+        "additionalProperties": _ANY,
     },
     "SaveResponse": {
         "allOf": [ref("Response"), {"type": "object", "properties": {"code": {"enum": [830, 831]}}}],
@@ -145,21 +147,6 @@ _BATCH = {
 }
 
 
-def _plain(summary: str, media: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "get": {
-            "summary": summary,
-            "responses": {"200": {"description": summary, "content": {media: {"schema": schema}}}},
-        }
-    }
-
-
-def _signed_get(summary: str, *errors: str) -> dict[str, Any]:
-    return {
-        "get": {"summary": summary, "responses": {"200": answer(summary, ref("Response")), **error_responses(*errors)}}
-    }
-
-
 PATHS: dict[str, Any] = {
     "/api/v1/send-telemetry-data": _send(
         "Send one telemetry event",
@@ -169,14 +156,6 @@ PATHS: dict[str, Any] = {
         "Send one telemetry event (the SDKs' path)", "Same as /api/v1/send-telemetry-data."
     ),
     "/api/v1/send-telemetry-data/batch": _BATCH,
-    "/api/v1/public-key": _plain("The PEM public key that verifies envelopes", "application/x-pem-file", _TEXT),
-    "/healthz": _signed_get("The process is alive"),
-    "/readyz": _signed_get("Kafka reachable and reference data loaded (503 names what is missing)", "Unavailable"),
-    "/metrics": _plain("Prometheus metrics", "text/plain", _TEXT),
-    "/api/openapi.json": {
-        "get": {
-            "summary": "This document",
-            "responses": {"200": {"description": "OpenAPI 3 document", "content": json_content({"type": "object"})}},
-        }
-    },
 }
+
+READINESS = "Kafka reachable and reference data loaded (503 names what is missing)"

@@ -1,8 +1,4 @@
-"""OpenAPI paths of the query service: records (pages and exports) and aggregates.
-
-The operations endpoints (``/healthz``, ``/readyz``, ``/metrics``, ``/api/v1/public-key``,
-``/api/openapi.json``) answer the same way in both services and are described once, in ``ingest``.
-"""
+"""OpenAPI paths of the query service: records (pages and exports) and aggregates."""
 
 from __future__ import annotations
 
@@ -165,3 +161,5 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+READINESS = "Reference data loaded and ClickHouse answering with its tables (503 names what is missing)"

@@ -20,7 +20,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from deploy.local.ports import free_ports
 from ingest_api.app import create_app
 from ingest_api.publisher import KafkaPublisher
-from ingest_api.reference_source import FixedReference
+from service_http.reference import FixedReference
 from telemetry_core.admin.__main__ import main as admin_main
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.events import RawEvent, decode_raw
@@ -115,6 +115,36 @@ async def test_saved_event_is_on_the_raw_topic_with_every_field(client: Client, 
     assert event.fields == fields
     assert (event.tenant_id, event.api_key_id, event.user_agent, event.errors) == (TENANT, "send", "it/1", {})
     assert event.client_ip == "127.0.0.1" and event.received_at_ms > 0
+
+
+async def test_sdk_chunked_json_at_the_host_root_lands_verbatim(client: Client, pipeline_settings: Settings) -> None:
+    """What the JS SDK sends: /v1/send-telemetry, chunked, JSON numbers, Bearer and body key, nested extras."""
+    fields = {
+        "data_type": "numeric-single-value",
+        "numeric_data_single_value": 50,
+        "product_id": 1,
+        "product_version": "1.0",
+        "data_group": "g",
+        "hwid": "HW-1",
+        "country": "BE",
+        "flags": {"beta": True, "tiers": [1, 2.5]},
+        "metadata": [{"os": "linux"}, None],
+    }
+    data = json.dumps({"api_key": SECRET, **fields}).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(data), 16):
+            yield data[start : start + 16]
+
+    headers = {"Authorization": f"Bearer {SECRET}", "Content-Type": "application/json", "Accept": "application/json"}
+    response = await client.post("/v1/send-telemetry", data=chunks(), headers=headers)
+    assert "Content-Length" not in response.request_info.headers
+    assert response.status == 200
+    answer = (await response.json())["response"]
+    assert answer["code"] == 831  # no user/license/activation: saved with their errors
+    assert "product_id" not in answer["errors"]
+    [(_, event)] = await _raw_events(pipeline_settings, response.headers["X-Event-Id"], 1)
+    assert event.fields == fields
 
 
 async def test_retry_with_the_same_id_keeps_key_and_partition(client: Client, pipeline_settings: Settings) -> None:

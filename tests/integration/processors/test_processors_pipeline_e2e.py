@@ -9,11 +9,12 @@ import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from clickhouse_connect.driver.client import Client
-from processors_harness import REPO, Pipeline, settings_env, stored
+from processors_harness import REPO, Pipeline, eventually, settings_env, stored
 
 from processors import dlq
 from telemetry_core import topics
@@ -96,6 +97,31 @@ async def test_every_flag_rule_end_to_end(running: Pipeline, clickhouse_client: 
         parameters={"t": running.tenant},
     ).result_rows[0]
     assert tuple(flagged) == (len(CASES), len(CASES) - 1)
+
+
+async def test_nested_sdk_extras_are_stored_verbatim(running: Pipeline, clickhouse_client: Client) -> None:
+    """What the processors must accept from ingest: nested objects/arrays among the fields (SDK flags, metadata)."""
+    tenant = f"{running.tenant}-default"
+    extras = {"hwid": "HW-1", "country": "BE", "flags": {"beta": True, "ids": [1, 2.5]}, "metadata": [{"os": "é"}]}
+    event, nested_known = running.raw(tenant=tenant, **extras), running.raw(tenant=tenant, product_id={"id": 1})
+    await running.produce([event, nested_known])
+    ids = [event.event_id, nested_known.event_id]
+    sql = (
+        "SELECT event_id, (raw_fields, is_correct_format, product_id) FROM events FINAL"
+        " WHERE tenant_id = {t:String} AND event_id IN {ids:Array(String)}"
+    )
+
+    def rows() -> dict[str, Any]:
+        return dict(clickhouse_client.query(sql, parameters={"t": tenant, "ids": ids}).result_rows)
+
+    await eventually(lambda: asyncio.to_thread(lambda: len(rows()) == 2), 60, "both events stored")
+    found = rows()
+    raw_fields, correct, product_id = found[event.event_id]
+    assert {name: json.loads(raw_fields)[name] for name in extras} == extras
+    assert (correct, product_id) == (1, "1")
+    raw_fields, correct, product_id = found[nested_known.event_id]
+    assert json.loads(raw_fields)["product_id"] == {"id": 1}
+    assert (correct, product_id) == (0, None)  # "The product id field must be a string.", not a dead letter
 
 
 async def test_poison_messages_reach_the_dlq_and_the_stream_continues(

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from query_api.app import create_app
 from query_api.storage import ClickHouseStorage
+from service_http.reference import FixedReference
 from telemetry_core.clickhouse.connection import connect
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS, event_row
 from telemetry_core.events import FlaggedEvent, Flags, RawEvent
@@ -93,6 +94,8 @@ async def api(fresh_settings: Settings, signer: Signer) -> AsyncIterator[TestCli
     store = ReferenceStore()
     for secret, (tenant, capabilities) in KEYS.items():
         store.put(ApiKey(secret, tenant, hash_key(secret), frozenset(capabilities)))
-    app = create_app(fresh_settings, storage=ClickHouseStorage(fresh_settings), reference=store, signer=signer)
+    app = create_app(
+        fresh_settings, storage=ClickHouseStorage(fresh_settings), reference=FixedReference(store), signer=signer
+    )
     async with TestClient(TestServer(app)) as client:
         yield client

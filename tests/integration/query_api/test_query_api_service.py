@@ -80,3 +80,44 @@ async def test_service_reads_keys_from_kafka_and_stops_cleanly(
     output = process.stdout.read().decode() if process.stdout else ""
     assert secret not in output
     assert '"path":"/api/v1/get-telemetry-data"' in output
+
+
+async def test_service_starts_without_kafka_or_clickhouse_and_answers_503(
+    fresh_settings: Settings, tmp_path: Path
+) -> None:
+    """The ingest's start-up policy: no exit while a dependency is away; 503 naming it until it is back."""
+    dead_kafka, dead_clickhouse, port = free_ports(3)
+    environment = {
+        **_environment(fresh_settings, port, tmp_path),
+        "TELEMETRY_KAFKA_BOOTSTRAP": f"127.0.0.1:{dead_kafka}",
+        "TELEMETRY_CLICKHOUSE_URL": f"http://127.0.0.1:{dead_clickhouse}",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "query_api"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(150):
+                assert process.poll() is None, "the service exited instead of waiting for its dependencies"
+                try:
+                    async with session.get(url + "/healthz") as health:
+                        if health.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.2)
+            async with session.get(url + "/readyz") as ready:
+                missing = (await ready.json())["response"]["errors"]
+            assert ready.status == 503 and set(missing) == {"reference_data", "clickhouse"}
+            params = {"data_type": "text", "data_group": "g", "api_key": "any"}
+            async with session.get(url + "/v1/get-telemetry-data", params=params) as read:
+                answer = (await read.json())["response"]
+            assert read.status == 503 and read.headers["Retry-After"] == "5"
+            assert answer["errors"] == {"reference": ["reference data is still loading"]}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ingest_api.app import create_app
 from ingest_api.publisher import MemoryPublisher
-from ingest_api.reference_source import FixedReference
+from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, License, Product, ReferenceStore, Tenant, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer, load_or_create_signer

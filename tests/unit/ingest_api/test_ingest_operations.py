@@ -13,9 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ingest_api.app import create_app
-from ingest_api.logs import ACCESS_FIELDS, ACCESS_LOGGER, AccessLog, JsonFormatter
 from ingest_api.publisher import MemoryPublisher
-from ingest_api.reference_source import FixedReference
+from service_http.logs import ACCESS_FIELDS, AccessLog, JsonFormatter, access_logger
+from service_http.reference import FixedReference
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
@@ -90,6 +90,19 @@ async def test_openapi_document_lists_every_public_endpoint(client: Client) -> N
         assert name in document["components"][section], target
 
 
+async def test_openapi_documents_exactly_the_served_routes(client: Client) -> None:
+    """Each service documents what it serves: no query paths here, every route (and method) listed."""
+    document = await (await client.get("/api/openapi.json")).json()
+    served = {
+        (route.resource.canonical, route.method.lower())
+        for route in client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == served
+    assert "/v1/send-telemetry" in document["paths"] and "/api/v1/get-telemetry-data" not in document["paths"]
+
+
 def _walk(node: object) -> list[object]:
     if isinstance(node, dict):
         return [v for value in node.values() for v in _walk(value)] + list(node.values())
@@ -103,7 +116,11 @@ async def test_access_log_is_one_json_line_per_request_without_secrets(
 ) -> None:
     stream = io.StringIO()
     app = create_app(
-        settings, publisher=publisher, reference=reference, signer=signer, access_log=AccessLog(stream, enabled=True)
+        settings,
+        publisher=publisher,
+        reference=reference,
+        signer=signer,
+        access_log=AccessLog("ingest", stream, enabled=True),
     )
     async with TestClient(TestServer(app)) as client:
         await client.post(
@@ -121,19 +138,21 @@ async def test_access_log_is_one_json_line_per_request_without_secrets(
     assert {name: first[name] for name in ACCESS_FIELDS} == {
         "method": "POST",
         "path": SEND,
+        "params": [],
         "status": 200,
         "code": 831,
         "latency_ms": first["latency_ms"],
         "event_id": "evt-1",
+        "api_key_id": "send",
         "client_ip": "127.0.0.1",
     }
-    assert (first["level"], first["logger"]) == ("INFO", ACCESS_LOGGER)
+    assert (first["level"], first["logger"]) == ("INFO", access_logger("ingest"))
     assert (lines[1]["status"], lines[1]["code"], lines[1]["event_id"]) == (404, 404, None)
 
 
 async def test_access_lines_are_written_within_the_flush_interval() -> None:
     stream = io.StringIO()
-    access = AccessLog(stream, enabled=True)
+    access = AccessLog("ingest", stream, enabled=True)
     access.record({"path": "/x"})
     assert stream.getvalue() == ""
     await asyncio.sleep(AccessLog.FLUSH_S + 0.1)
@@ -141,11 +160,11 @@ async def test_access_lines_are_written_within_the_flush_interval() -> None:
 
 
 def test_access_log_follows_the_logger_level() -> None:
-    logging.getLogger(ACCESS_LOGGER).setLevel(logging.WARNING)
+    logging.getLogger(access_logger("ingest")).setLevel(logging.WARNING)
     try:
-        assert not AccessLog().enabled
+        assert not AccessLog("ingest").enabled
     finally:
-        logging.getLogger(ACCESS_LOGGER).setLevel(logging.NOTSET)
+        logging.getLogger(access_logger("ingest")).setLevel(logging.NOTSET)
 
 
 def test_formatter_includes_the_trace_of_an_exception() -> None:

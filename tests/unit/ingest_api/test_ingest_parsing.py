@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ingest_api.parsing import MAX_FIELDS, BodyError, MediaTypeError, parse_batch, parse_event
+from ingest_api.parsing import (
+    MAX_DEPTH,
+    MAX_FIELDS,
+    BodyError,
+    MediaTypeError,
+    count_fields,
+    parse_batch,
+    parse_event,
+)
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -41,10 +51,48 @@ def test_too_many_fields() -> None:
         parse_event(JSON, ("{" + ",".join(f'"f{i}":1' for i in range(MAX_FIELDS + 1)) + "}").encode())
 
 
+def test_sdk_extras_nested_objects_and_lists_are_kept_verbatim() -> None:
+    body = (
+        b'{"hwid": "HW-1", "country": "BE", "flags": {"beta": true, "ids": [1, 2.5, null]},'
+        b' "metadata": [{"os": "linux"}, "x", []], "empty": {}}'
+    )
+    assert parse_event(JSON, body) == {
+        "hwid": "HW-1",
+        "country": "BE",
+        "flags": {"beta": True, "ids": [1, 2.5, None]},
+        "metadata": [{"os": "linux"}, "x", []],
+        "empty": {},
+    }
+
+
+def test_nested_members_count_against_the_field_budget() -> None:
+    """One per top-level field, plus one per member (object key or array element) at any depth."""
+    assert count_fields({"a": 1, "flags": {"x": [1, 2], "y": {}}, "m": []}) == 3 + 2 + 2
+    fits = {"a": 1, "flags": {f"k{i}": [i] for i in range((MAX_FIELDS - 2) // 2)}}
+    assert count_fields(fits) <= MAX_FIELDS
+    assert parse_event(JSON, json.dumps(fits).encode()) == fits
+    over = {"a": 1, "flags": {"x": list(range(MAX_FIELDS - 2))}}
+    assert count_fields(over) == MAX_FIELDS + 1
+    with pytest.raises(BodyError, match=f"more than {MAX_FIELDS} fields"):
+        parse_event(JSON, json.dumps(over).encode())
+    with pytest.raises(BodyError, match=r"events\[0\] has more than"):
+        parse_batch(JSON, json.dumps([over]).encode())
+
+
+def test_nesting_deeper_than_the_limit_is_refused() -> None:
+    deep: object = 1
+    for _ in range(MAX_DEPTH):
+        deep = [deep]
+    assert parse_event(JSON, json.dumps({"m": deep}).encode()) == {"m": deep}
+    with pytest.raises(BodyError, match=f"nested more than {MAX_DEPTH} levels deep"):
+        parse_event(JSON, json.dumps({"m": [deep]}).encode())
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b'{"a": [1]}', "a: must be a string"),
+        (b'{"a": [1, [2, NaN]]}', "not valid JSON"),
+        (b'{"a": {"b": "\\ud800"}}', "a.b: not valid Unicode"),
         (b'{"a": -Infinity}', "not valid JSON"),
         (b'"text"', "must be a JSON object"),
     ],
@@ -67,7 +115,7 @@ def test_batch_array_wrapper_and_ndjson() -> None:
         (JSON, b'{"api_key": "k"}', "a batch is a JSON array"),
         (JSON, b'{"events": [], "other": 1}', "unknown batch member 'other'"),
         (JSON, b'[{"a": 1}, "x"]', r"events\[1\] must be a JSON object"),
-        (JSON, b'[{"a": {"b": 1}}]', r"events\[0\]\.a: must be a string"),
+        (JSON, b'[{"a": {"b": 1e999}}]', r"events\[0\]\.a\.b: number out of range"),
         ("application/x-ndjson", b'{"a": 1}\n[1]', r"events\[1\] must be a JSON object"),
         ("application/x-ndjson", b'{"a": 1}\n{oops', "line 2 is not valid JSON"),
     ],

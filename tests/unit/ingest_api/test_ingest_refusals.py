@@ -50,7 +50,9 @@ async def test_chunked_body_over_limit_is_413(client: Client, publisher: MemoryP
     [
         (b"{not json", "the JSON body is not valid JSON"),
         (b"[1, 2]", "the JSON body must be a JSON object"),
-        (b'{"data_group": {"nested": 1}}', "data_group: must be a string, number, boolean or null"),
+        (b'{"metadata": {"a": [1, {"b": 1e999}]}}', "metadata.a[1].b: number out of range"),
+        (b'{"flags": {"\\udc00": 1}}', "flags: a member name is not valid Unicode"),
+        (b'{"m": ' + b"[" * 9 + b"]" * 9 + b"}", "m[0][0][0][0][0][0][0][0]: nested more than 8 levels deep"),
         (b'{"data_group": NaN}', "the JSON body is not valid JSON"),
         (b'{"n": 1e999}', "n: number out of range"),
         (b'{"t": "\\ud800"}', "t: not valid Unicode"),

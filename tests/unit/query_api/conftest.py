@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from query_api.app import create_app
 from query_api.params import AggregateQuery, RecordQuery
 from query_api.storage import Row, StorageUnavailable
+from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
@@ -150,6 +151,6 @@ def settings() -> Settings:
 async def client(
     settings: Settings, storage: FakeStorage, reference: ReferenceStore, signer: Signer
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(settings, storage=storage, reference=reference, signer=signer)
+    app = create_app(settings, storage=storage, reference=FixedReference(reference), signer=signer)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

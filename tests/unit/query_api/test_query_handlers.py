@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
+import io
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sdk_serialisers import verifies_like_the_sdks
 
 from query_api.app import create_app
-from query_api.monitoring import ACCESS_LOG, JsonAccessLogger
 from query_api.params import Cursor, decode_cursor, encode_cursor
+from service_http.logs import AccessLog
+from service_http.reference import FixedReference
 from telemetry_core.signing import Signer
 
 RECORDS = "/api/v1/get-telemetry-data"
@@ -143,6 +143,7 @@ async def test_storage_down_is_a_signed_503_without_details(client: Client, stor
         assert answer == {
             "code": 503,
             "message": "Telemetry storage is temporarily unavailable; retry later",
+            "errors": [],  # every refusal carries errors, in both services
             "timestamp": answer["timestamp"],
         }
     metrics = await (await client.get("/metrics")).text()
@@ -232,18 +233,25 @@ async def test_operations_endpoints(client: Client, storage: Any, signer: Signer
     metrics = await client.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = await metrics.text()
-    assert 'telemetry_query_requests_total{endpoint="/api/v1/get-telemetry-data",code="200"} 1' in text
+    assert 'telemetry_query_requests_total{route="/api/v1/get-telemetry-data",code="200"} 1' in text
+    assert 'telemetry_query_request_seconds_count{route="/api/v1/get-telemetry-data"} 1' in text
     assert 'telemetry_query_storage_seconds_count{kind="records"} 1' in text
 
 
 async def test_reference_data_not_loaded_is_not_ready(
     settings: Any, storage: Any, reference: Any, signer: Signer
 ) -> None:
-    app = create_app(settings, storage=storage, reference=reference, signer=signer, reference_ready=lambda: False)
+    loading = FixedReference(reference)
+    loading.ready.clear()
+    app = create_app(settings, storage=storage, reference=loading, signer=signer)
     async with TestClient(TestServer(app)) as test_client:
         response = await test_client.get("/readyz")
         assert response.status == 503
         assert list((await envelope(response, signer))["errors"]) == ["reference_data"]
+        read = await test_client.get(RECORDS, params=READ)
+        assert read.status == 503 and read.headers["Retry-After"] == "5"
+        answer = await envelope(read, signer)
+        assert answer["code"] == 503 and answer["errors"] == {"reference": ["reference data is still loading"]}
 
 
 async def test_public_key_and_openapi(client: Client, signer: Signer) -> None:
@@ -258,6 +266,18 @@ async def test_public_key_and_openapi(client: Client, signer: Signer) -> None:
     assert "AggregatesResponse" in document["components"]["schemas"]
 
 
+async def test_openapi_documents_exactly_the_served_routes(client: Client) -> None:
+    document = await (await client.get("/api/openapi.json")).json()
+    served = {
+        (route.resource.canonical, route.method.lower())
+        for route in client.app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == served
+    assert "/v1/get-telemetry-data" in document["paths"] and "/api/v1/send-telemetry" not in document["paths"]
+
+
 async def test_storage_lives_as_long_as_the_app(client: Client, storage: Any) -> None:
     assert storage.started and not storage.closed
 
@@ -267,23 +287,16 @@ def test_cursor_survives_url_encoding() -> None:
     assert decode_cursor(encode_cursor(cursor)) == cursor
 
 
-async def test_access_log_holds_no_secret(
-    settings: Any, storage: Any, reference: Any, signer: Signer, caplog: pytest.LogCaptureFixture
-) -> None:
-    app = create_app(settings, storage=storage, reference=reference, signer=signer)
-    server = TestServer(app)
-    with caplog.at_level(logging.INFO, logger="query_api.access"):
-        # TestServer ignores runner options given to its constructor; start_server takes them.
-        await server.start_server(access_log_class=JsonAccessLogger, access_log=ACCESS_LOG)
-        async with TestClient(server) as logged:
-            await logged.get(RECORDS, params={**READ, "user_identifier": "alice", "pasted-secret": "1"})
-            for _ in range(50):
-                if any(r.name == "query_api.access" for r in caplog.records):
-                    break
-                await asyncio.sleep(0.01)
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "query_api.access"]
+async def test_access_log_holds_no_secret(settings: Any, storage: Any, reference: Any, signer: Signer) -> None:
+    stream = io.StringIO()
+    access = AccessLog("query", stream, enabled=True)
+    app = create_app(settings, storage=storage, reference=FixedReference(reference), signer=signer, access_log=access)
+    async with TestClient(TestServer(app)) as logged:
+        await logged.get(RECORDS, params={**READ, "user_identifier": "alice", "pasted-secret": "1"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert lines, "no access log line"
     entry = lines[-1]
+    assert entry["logger"] == "telemetry.query.access"
     assert entry["path"] == RECORDS and entry["status"] == 422 and entry["code"] == 422
     assert entry["api_key_id"] == "k-read"
     assert "api_key" not in entry["params"] and "user_identifier" in entry["params"]

@@ -3,6 +3,7 @@ surrogates, and every decode error."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -131,3 +132,10 @@ def test_raw_decode_errors_say_why(data: bytes, reason: str) -> None:
         decode_raw(data)
     assert reason in caught.value.reason
     assert str(caught.value) == caught.value.reason
+
+
+def test_nested_field_values_round_trip_verbatim() -> None:
+    """SDK extras (flags, metadata) are objects or arrays; the raw event carries them as received."""
+    fields = {"hwid": "H-1", "country": "BE", "flags": {"beta": True, "tiers": [1, 2.5]}, "metadata": [{"k": None}]}
+    event = dataclasses.replace(RAW, fields=fields)
+    assert decode_raw(encode_raw(event)) == event

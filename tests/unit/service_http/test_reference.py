@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from ingest_api import reference_source
-from ingest_api.reference_source import FixedReference, keep_loading
+from service_http import reference as reference_source
+from service_http.reference import FixedReference, keep_loading
 from telemetry_core.reference import ReferenceStore
 
 

@@ -1,10 +1,11 @@
 """Signed answers: every code of ``telemetry_core.codes`` becomes an envelope with its HTTP status.
 
-The signed ``response`` is ``{code, message, errors, timestamp}``: ``errors`` is ``[]`` or a
-field -> messages object (Laravel style). For the codes this service adds (400, 413, 415...)
-the object names what was wrong, e.g. ``{"body": ["the JSON body is not valid JSON: ..."]}``.
-The event id travels in the ``X-Event-Id`` header, outside the signature, so that identical
-answers stay byte-identical and the signature cache keeps working.
+A refusal's signed ``response`` is ``{code, message, errors, timestamp}``: ``errors`` is ``[]``
+or a field -> messages object (Laravel style); for the codes this implementation adds
+(400, 413, 415, 503...) it names what was wrong, e.g. ``{"body": ["the JSON body is not
+valid JSON: ..."]}``. Data answers (query pages) are ``{code, message, <data members>,
+timestamp}``. The ingest's event id travels in the ``X-Event-Id`` header, outside the
+signature, so identical answers stay byte-identical and the signature cache keeps working.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ JSON_TYPE = "application/json"
 
 # The client address, found once per request by the middleware (socket peer or trusted proxy).
 CLIENT_IP = web.RequestKey("client_ip", str)
+# The authenticated key's id (never the key), for the access log.
+API_KEY_ID = web.RequestKey("api_key_id", str)
 # What the access log and the request counter read back from a response.
 ANSWER_CODE = web.ResponseKey("answer_code", int)
 EVENT_ID = web.ResponseKey("event_id", str)
@@ -32,7 +35,7 @@ Errors = Mapping[str, list[str]] | list[Any]
 
 
 class Refusal(Exception):
-    """An answer other than "saved": raised anywhere in a handler, signed by the middleware."""
+    """An answer other than success: raised anywhere in a handler, signed by the middleware."""
 
     def __init__(self, code: Code, errors: Errors | None = None, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(code.message)
@@ -46,22 +49,34 @@ class Refusal(Exception):
         return cls(code, {where: [reason]})
 
 
-def unavailable(where: str, reason: str) -> Refusal:
-    """503: nothing was saved; the client should retry after ``RETRY_AFTER_S`` seconds."""
-    return Refusal(codes.STORE_UNAVAILABLE, {where: [reason]}, {"Retry-After": str(RETRY_AFTER_S)})
+def unavailable(
+    where: str, reason: str, code: Code = codes.STORE_UNAVAILABLE, retry_after_s: int = RETRY_AFTER_S
+) -> Refusal:
+    """503: a dependency is down; the client should retry after ``retry_after_s`` seconds."""
+    return Refusal(code, {where: [reason]}, {"Retry-After": str(retry_after_s)})
 
 
 class Answers:
-    """Builds signed ``web.Response`` objects; the only place responses are made."""
+    """Builds signed ``web.Response`` objects; the only place envelopes become responses.
 
-    def __init__(self, envelopes: EnvelopeSigner) -> None:
+    ``envelopes`` caches repeated small bodies; ``pages`` (default: the same signer) signs
+    data answers, which are unique and may be large (the query service gives one that
+    caches nothing).
+    """
+
+    def __init__(self, envelopes: EnvelopeSigner, pages: EnvelopeSigner | None = None) -> None:
         self.envelopes = envelopes
+        self.pages = pages or envelopes
 
     def signed(
         self, code: Code, errors: Errors | None = None, headers: Mapping[str, str] | None = None
     ) -> web.Response:
         body = self.envelopes.answer(code.code, code.message, errors=errors if errors is not None else [])
         return self._response(body, code, headers)
+
+    def data(self, code: Code, **members: Any) -> web.Response:
+        """A data answer: ``{code, message, **members, timestamp}``, signed by ``pages``."""
+        return self._response(self.pages.answer(code.code, code.message, **members), code, None)
 
     def saved(self, code: Code, errors: Errors, event_id: str) -> web.Response:
         """830/831: the event with ``event_id`` was acknowledged by Kafka."""
@@ -73,8 +88,7 @@ class Answers:
         return response
 
     def batch_saved(self, code: Code, results: list[dict[str, Any]]) -> web.Response:
-        body = self.envelopes.answer(code.code, code.message, results=results)
-        return self._response(body, code, None)
+        return self._response(self.pages.answer(code.code, code.message, results=results), code, None)
 
     def refusal(self, refusal: Refusal) -> web.Response:
         return self.signed(refusal.code, refusal.errors, refusal.headers)
@@ -83,3 +97,10 @@ class Answers:
         response = web.Response(body=body, status=code.http_status, content_type=JSON_TYPE, headers=headers)
         response[ANSWER_CODE] = code.code
         return response
+
+
+def plain(body: bytes, content_type: str) -> web.Response:
+    """An answer that is not an envelope (Prometheus text, the PEM key, the OpenAPI JSON)."""
+    response = web.Response(body=body, headers={"Content-Type": content_type})
+    response[ANSWER_CODE] = codes.SUCCESS.code
+    return response

@@ -1,7 +1,9 @@
 """Logs as JSON lines on stderr; one access line per request, never with a secret.
 
-The access line holds only what ``ACCESS_FIELDS`` names: no query string (it may carry the
-API key), no headers, no body. Access lines do not go through ``logging`` record by record:
+Both services write the same access line (logger ``telemetry.<service>.access``) holding only
+what ``ACCESS_FIELDS`` names: no query string values (they may carry the API key or identify
+users; ``params`` lists the names of the parameters the service defines that were given), no
+headers, no body. Access lines do not go through ``logging`` record by record:
 that costs more than the rest of a request's bookkeeping. ``AccessLog`` formats each line
 itself and writes them in bulk, at most ``FLUSH_S`` after the request (and at shutdown).
 """
@@ -15,8 +17,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-ACCESS_LOGGER = "telemetry.ingest.access"
-ACCESS_FIELDS = ("method", "path", "status", "code", "latency_ms", "event_id", "client_ip")
+ACCESS_FIELDS = ("method", "path", "params", "status", "code", "latency_ms", "event_id", "api_key_id", "client_ip")
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 
@@ -49,20 +50,26 @@ def configure(level: str) -> None:
     root.setLevel(level.upper())
 
 
-class AccessLog:
-    """Access lines in the same JSON shape as other logs, written in bulk.
+def access_logger(service: str) -> str:
+    """The logger name of ``service``'s access lines: ``telemetry.ingest.access``..."""
+    return f"telemetry.{service}.access"
 
-    ``enabled`` defaults to whether the ``telemetry.ingest.access`` logger is enabled for
-    INFO (so TELEMETRY_LOG_LEVEL=WARNING turns access lines off). ``stream`` defaults to
-    stderr as it is when the lines are written.
+
+class AccessLog:
+    """Access lines of ``service`` in the same JSON shape as other logs, written in bulk.
+
+    ``enabled`` defaults to whether the service's access logger is enabled for INFO (so
+    TELEMETRY_LOG_LEVEL=WARNING turns access lines off). ``stream`` defaults to stderr as it
+    is when the lines are written.
     """
 
     FLUSH_S = 0.2
     MAX_PENDING = 1000
 
-    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+    def __init__(self, service: str, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+        self.logger = access_logger(service)
         self._stream = stream
-        self.enabled = logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO) if enabled is None else enabled
+        self.enabled = logging.getLogger(self.logger).isEnabledFor(logging.INFO) if enabled is None else enabled
         self._pending: list[str] = []
         self._second = -1
         self._prefix = ""
@@ -74,7 +81,7 @@ class AccessLog:
         second = int(now)
         if second != self._second:
             self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        head = {"ts": f"{self._prefix}.{int(now * 1000) % 1000:03d}Z", "level": "INFO", "logger": ACCESS_LOGGER}
+        head = {"ts": f"{self._prefix}.{int(now * 1000) % 1000:03d}Z", "level": "INFO", "logger": self.logger}
         self._pending.append(_ENCODER.encode({**head, "msg": "request", **fields}))
         if len(self._pending) == 1:
             asyncio.get_running_loop().call_later(self.FLUSH_S, self.flush)

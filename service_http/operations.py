@@ -1,0 +1,72 @@
+"""Operational endpoints, the same in both services: liveness, readiness, metrics, public key, OpenAPI.
+
+``/healthz`` and ``/readyz`` answer signed envelopes like every API answer. Three answers
+are not envelopes because their consumers expect a fixed format: Prometheus text for
+``/metrics``, the PEM key itself (it is what verifies envelopes), and the OpenAPI JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from service_http.answers import RETRY_AFTER_S, Answers, plain
+from telemetry_core import codes
+from telemetry_core.codes import Code
+
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PEM_TYPE = "application/x-pem-file"
+PUBLIC_KEY_PATH = "/api/v1/public-key"
+OPENAPI_PATH = "/api/openapi.json"
+
+# What is not ready yet: component -> reason (``None`` when that component is ready).
+Readiness = Callable[[], Awaitable[dict[str, str | None]]]
+
+
+class OperationHandlers:
+    def __init__(
+        self,
+        answers: Answers,
+        render_metrics: Callable[[], str],
+        readiness: Readiness,
+        openapi: dict[str, Any],
+        unavailable: Code,
+    ) -> None:
+        self._answers = answers
+        self._render_metrics = render_metrics
+        self._readiness = readiness
+        self._unavailable = unavailable
+        self._openapi = json.dumps(openapi, separators=(",", ":")).encode()
+
+    def add_routes(self, app: web.Application, root_alias: Callable[[str], str]) -> None:
+        """The operations routes; the public key also at its host-root alias."""
+        for path in (PUBLIC_KEY_PATH, root_alias(PUBLIC_KEY_PATH)):
+            app.router.add_get(path, self.public_key)
+        app.router.add_get(OPENAPI_PATH, self.openapi)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        """The process is alive and its event loop answers."""
+        return self._answers.signed(codes.SUCCESS)
+
+    async def readyz(self, request: web.Request) -> web.Response:
+        """200 once every component is ready; 503 naming each one that is not."""
+        missing = {name: [reason] for name, reason in (await self._readiness()).items() if reason}
+        if missing:
+            return self._answers.signed(self._unavailable, missing, {"Retry-After": str(RETRY_AFTER_S)})
+        return self._answers.signed(codes.SUCCESS)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        return plain(self._render_metrics().encode(), PROMETHEUS_TYPE)
+
+    async def public_key(self, request: web.Request) -> web.Response:
+        """The PEM (SubjectPublicKeyInfo) of the key that signs every envelope."""
+        return plain(self._answers.envelopes.public_key_pem, PEM_TYPE)
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return plain(self._openapi, "application/json")

@@ -1,0 +1,80 @@
+"""Running a service: what each ``__main__`` does, with the same start-up policy and exit codes.
+
+Start-up: settings from the environment, JSON logs at ``TELEMETRY_LOG_LEVEL``, the signing
+key, then the application (whose ``cleanup_ctx`` starts its clients). A service starts while
+Kafka or ClickHouse is unreachable: it connects in the background and answers 503 (and
+``/readyz`` names what is missing) until it can serve. SIGTERM or SIGINT: the listener
+closes, running requests get ``shutdown_timeout_s``, the clients stop.
+
+Exit codes: 0 after a clean shutdown; 2 for a configuration problem (a ``TELEMETRY_*``
+variable, an unreadable or invalid signing key, a port that cannot be bound), with one line
+on stderr naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from aiohttp import web
+
+from service_http import logs
+from telemetry_core.settings import Settings, SettingsError
+from telemetry_core.signing import Signer, SigningKeyError, load_or_create_signer
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIGURATION = 2
+
+# Builds the application from the settings and the signing key; may raise SettingsError
+# (or ValueError) for a setting only the service itself checks.
+Factory = Callable[[Settings, Signer], web.Application]
+
+
+def configure_logging(settings: Settings) -> None:
+    try:
+        logs.configure(settings.log_level)
+    except ValueError:
+        raise SettingsError(f"TELEMETRY_LOG_LEVEL is not a logging level: {settings.log_level!r}") from None
+
+
+def run(
+    command: str,
+    factory: Factory,
+    address: Callable[[Settings], tuple[str, int]],
+    shutdown_timeout_s: float,
+) -> int:
+    """Serve ``factory``'s app on ``address(settings)`` until SIGTERM/SIGINT; the exit code."""
+    try:
+        settings = Settings.from_env(os.environ)
+        configure_logging(settings)
+        app = factory(settings, load_or_create_signer(settings))
+    except (SettingsError, SigningKeyError, OSError, ValueError) as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    host, port = address(settings)
+    try:
+        serve(app, host, port, shutdown_timeout_s, f"{command} listening on http://{host}:{port}")
+    except OSError as exc:  # the port is taken or cannot be bound
+        print(f"{command}: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    log.info("%s stopped", command)
+    return EXIT_OK
+
+
+def serve(app: web.Application, host: str, port: int, shutdown_timeout_s: float, banner: str = "") -> None:
+    """``web.run_app`` as both services use it: no aiohttp access log (the middleware writes one)."""
+    if banner:
+        log.info("%s", banner)
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=shutdown_timeout_s,
+        handle_signals=True,
+    )
