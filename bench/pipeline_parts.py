@@ -213,32 +213,32 @@ async def _read_values(settings: Settings, topic: str, count_: int) -> list[byte
 
 
 async def latency_run(settings: Settings, key: str, rate: int, seconds: float) -> dict[str, float]:
-    """``rate`` single form posts per second (10 ms ticks); each event's latency from the moment its
-    request was sent until a ClickHouse poll first shows its id."""
+    """``rate`` single form posts per second, each sent at its scheduled time by one of 64
+    connection loops; each event's latency from the moment its request was sent until a
+    ClickHouse poll first shows its id."""
     url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    acked = 0
     total = int(rate * seconds)
-    per_tick = max(1, rate // 100)
+    acked = 0
+    next_index = 0
 
-    async def one(session: aiohttp.ClientSession, event_id: str) -> None:
-        nonlocal acked
-        sent[event_id] = time.perf_counter()
-        data = {**FIELDS, "api_key": key, "data_group": LATENCY_GROUP, "event_id": event_id}
-        async with session.post(url, data=data) as response:
-            await response.read()
-            acked += response.status == 200
+    async def connection(session: aiohttp.ClientSession) -> None:
+        nonlocal acked, next_index
+        while next_index < total:
+            i, next_index = next_index, next_index + 1
+            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+            event_id = str(uuid.uuid4())
+            sent[event_id] = time.perf_counter()
+            data = {**FIELDS, "api_key": key, "data_group": LATENCY_GROUP, "event_id": event_id}
+            async with session.post(url, data=data) as response:
+                await response.read()
+                acked += response.status == 200
 
     poller = asyncio.create_task(_poll_ids(settings, sent, seen, total))
-    connector = aiohttp.TCPConnector(limit=64)
     started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = []
-        for i in range(0, total, per_tick):
-            await asyncio.sleep(max(0.0, started + (i // per_tick) * 0.01 - time.perf_counter()))
-            tasks += [asyncio.create_task(one(session, str(uuid.uuid4()))) for _ in range(min(per_tick, total - i))]
-        await asyncio.gather(*tasks)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
+        await asyncio.gather(*(connection(session) for _ in range(64)))
     achieved = total / (time.perf_counter() - started)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(poller, 120)
