@@ -12,11 +12,15 @@ Everything on this machine, started by the project's own launcher (deploy/local 
    a plain aiokafka consume -> produce loop (raw topic -> a scratch topic, records as they are,
    acks=all, commit per fetch), and a plain clickhouse-connect ``raw_insert`` of the flagged
    rows (the same JSONCompactEachRow bytes, 10,000 per insert) into a scratch database.
-3. Latency: ``--rate`` single events/s (form posts, one request each, 64 connections from an
-   aiohttp client) for ``--latency-seconds``; each event carries its ``event_id`` and the time
-   its request was sent; ClickHouse is polled every 50 ms for the ids that became visible.
-   Latency = first poll that shows the id - send time (so it includes up to 50 ms of polling).
-4. Prints the figures (markdown) and writes ``--output`` (default bench/RESULTS.pipeline.md).
+   Before it, an unmeasured 5 s load of the same kind warms the JVM and every connection.
+3. Latency: about ``--rate`` single events/s (form posts, one request each) from wrk for
+   ``--latency-seconds``; ClickHouse is polled every 50 ms for the ids that became visible.
+   Latency of an event = the first poll that shows it minus its ``received_at`` (the ingest's
+   receive time): ingest -> queryable, including up to 50 ms of polling.
+4. Each worker alone (``--isolated`` events, a namespace of its own on the same stack): the
+   flagger over a backlog of raw events produced beforehand, then the sink over its output;
+   the worker's CPU from ready until the backlog is committed (flagger) or stored (sink).
+5. Prints the figures (markdown) and writes ``--output`` (default bench/RESULTS.pipeline.md).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the wrk batch load")
     parser.add_argument("--rate", type=int, default=2000, help="single events/s of the latency run")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--isolated", type=int, default=200_000, help="backlog of each worker's isolated run")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.pipeline.md")
     return parser.parse_args()
 
@@ -85,14 +90,17 @@ async def run(args: argparse.Namespace, work: Path) -> str:
     stack, settings, keys, pids = await asyncio.to_thread(start_stack, work)
     try:
         await parts.warm_up(settings, keys.send_key)
+        # A first, unmeasured load: the JVM compiles Kafka's hot paths, every client connects.
+        await parts.batch_run(settings, keys.send_key, pids, 5.0, work, group=parts.WARMUP_GROUP)
         batch = await parts.batch_run(settings, keys.send_key, pids, args.seconds, work)
         stored = batch["stored"]
         assert isinstance(stored, int)
         baselines = await parts.baselines(settings, pids["clickhouse"], stored)
-        latency = await parts.latency_run(settings, keys.send_key, args.rate, args.latency_seconds)
+        isolated = await parts.isolated_runs(settings, work, args.isolated)
+        latency = await parts.latency_run(settings, keys.send_key, args.rate, args.latency_seconds, work)
     finally:
         await asyncio.to_thread(stack.stop)
-    return report(args, load_before, os.getloadavg(), batch, baselines, latency)
+    return report(args, load_before, os.getloadavg(), batch, baselines, isolated, latency)
 
 
 def report(
@@ -101,6 +109,7 @@ def report(
     load_after: tuple[float, float, float],
     batch: dict[str, object],
     baselines: dict[str, float],
+    isolated: dict[str, float],
     latency: dict[str, float],
 ) -> str:
     def verdict(ok: bool) -> str:
@@ -113,7 +122,7 @@ def report(
         "# Pipeline benchmark (issue 8)",
         "",
         f"Command: `python bench/pipeline.py --seconds {args.seconds:g} --rate {args.rate} "
-        f"--latency-seconds {args.latency_seconds:g}`",
+        f"--latency-seconds {args.latency_seconds:g} --isolated {args.isolated}`",
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; {platform.node()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; load average before {load_before[0]:.2f} "
         f"(5 min {load_before[1]:.2f}), after {load_after[0]:.2f}",
@@ -146,10 +155,21 @@ def report(
         f"| plain clickhouse-connect raw_insert of the flagged rows (10,000 per insert) | "
         f"{baselines['insert_us']:.1f} | {baselines['insert_clickhouse_us']:.1f} | {baselines['insert_rate']:,.0f} |",
         "",
-        f"## Latency: {args.rate:,} single events/s for {args.latency_seconds:g} s (ingest answer -> row visible)",
+        f"Each worker alone on a backlog of {args.isolated:,} events (same stack, its own namespace; CPU of the "
+        "worker process from ready until the whole backlog is committed / stored):",
         "",
-        f"- sent {latency['sent']:,.0f}, acked {latency['acked']:,.0f}, achieved {latency['achieved_rate']:,.0f} "
-        f"requests/s, all visible: {latency['all_visible']:.0f}",
+        "| worker | CPU µs/event | events/s | target | verdict |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {n} | {isolated[n + '_us']:.1f} | {isolated[n + '_rate']:,.0f} | ≤ {t:g} | "
+            f"{verdict(isolated[n + '_us'] <= t)} |"
+            for n, t in TARGETS.items()
+        ),
+        "",
+        f"## Latency: about {args.rate:,} single events/s for {args.latency_seconds:g} s (received -> row visible)",
+        "",
+        f"- wrk answered {latency['sent']:,.0f} requests at {latency['achieved_rate']:,.0f} requests/s; "
+        f"stored {latency['stored']:,.0f}; every stored event seen by the poller: {latency['all_visible']:.0f}",
         f"- ingest -> queryable: p50 {latency['p50']:.3f} s, p90 {latency['p90']:.3f} s, "
         f"**p99 {latency['p99']:.3f} s**, max {latency['max']:.3f} s "
         f"(target p99 ≤ {TARGET_P99_S:g} s: {verdict(latency['p99'] <= TARGET_P99_S)})",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,14 +18,21 @@ import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from deploy.local.environment import child_environ
+from deploy.local.ports import free_ports
+from deploy.local.services import http_ok
+from processors.app import names
+from processors.batch import OutRecord
+from processors.publisher import KafkaPublisher
 from telemetry_core import topics
 from telemetry_core.clickhouse.connection import connect
 from telemetry_core.clickhouse.migrate import apply_migrations
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, ROW_FORMAT
+from telemetry_core.events import RawEvent, encode_raw
 from telemetry_core.settings import Settings
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-BATCH_GROUP, LATENCY_GROUP = "bench-batch", "bench-latency"
+BATCH_GROUP, LATENCY_GROUP, WARMUP_GROUP = "bench-batch", "bench-latency", "bench-warmup-batch"
 FIELDS = {
     "data_type": "numeric-single-value",
     "numeric_data_single_value": "50",
@@ -60,36 +68,42 @@ async def warm_up(settings: Settings, key: str) -> None:
     """One event through the whole pipeline (connections made, metadata known)."""
     url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     data = {**FIELDS, "api_key": key, "data_group": "bench-warmup"}
-    async with aiohttp.ClientSession() as session, session.post(url, data=data) as response:
-        assert response.status == 200, await response.text()
     deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as session:
+        while True:  # 503 until the ingest has loaded the reference data
+            async with session.post(url, data=data) as response:
+                if response.status == 200:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"the ingest did not accept the warm-up event: {await response.text()}")
+            await asyncio.sleep(0.2)
     while await asyncio.to_thread(count, settings, "bench-warmup") < 1:
         if time.monotonic() > deadline:
             raise SystemExit("the warm-up event never reached ClickHouse")
         await asyncio.sleep(0.1)
 
 
-def _wrk_script(work: Path, key: str) -> Path:
+def _wrk_script(work: Path, key: str, group: str) -> Path:
     events = [
-        {**FIELDS, "numeric_data_single_value": str(i), "user_identifier": f"u-{i % 97}", "data_group": BATCH_GROUP}
+        {**FIELDS, "numeric_data_single_value": str(i), "user_identifier": f"u-{i % 97}", "data_group": group}
         for i in range(1000)
     ]
-    (work / "batch.json").write_text(json.dumps(events, separators=(",", ":")))
-    script = work / "batch.lua"
+    (work / f"{group}.json").write_text(json.dumps(events, separators=(",", ":")))
+    script = work / f"{group}.lua"
     script.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
         f'wrk.headers["Authorization"] = "Bearer {key}"\n'
-        f'local f = io.open("{work / "batch.json"}", "rb")\n'
+        f'local f = io.open("{work / (group + ".json")}", "rb")\n'
         "wrk.body = f:read('*a')\nf:close()\n"
     )
     return script
 
 
 async def batch_run(
-    settings: Settings, key: str, pids: dict[str, int], seconds: float, work: Path
+    settings: Settings, key: str, pids: dict[str, int], seconds: float, work: Path, group: str = BATCH_GROUP
 ) -> dict[str, object]:
-    script = _wrk_script(work, key)
+    script = _wrk_script(work, key, group)
     url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data/batch"
     measured = {name: pids[name] for name in PROCESSES if name in pids}
     before = snapshot(measured)
@@ -107,7 +121,7 @@ async def batch_run(
     stored = 0
     deadline = last_ack + 300
     while stored < acked and time.perf_counter() < deadline:
-        stored = await asyncio.to_thread(count, settings, BATCH_GROUP)
+        stored = await asyncio.to_thread(count, settings, group)
         if stored < acked:
             await asyncio.sleep(0.05)
     drained = time.perf_counter()
@@ -212,62 +226,162 @@ async def _read_values(settings: Settings, topic: str, count_: int) -> list[byte
     return found[:count_]
 
 
-async def latency_run(settings: Settings, key: str, rate: int, seconds: float) -> dict[str, float]:
-    """``rate`` single form posts per second, each sent at its scheduled time by one of 64
-    connection loops; each event's latency from the moment its request was sent until a
-    ClickHouse poll first shows its id."""
+async def latency_run(settings: Settings, key: str, rate: int, seconds: float, work: Path) -> dict[str, float]:
+    """About ``rate`` single form posts per second from wrk (``rate // 50`` connections, each
+    waiting 20 ms between requests). Latency of each event = the wall-clock time of the first
+    ClickHouse poll (every 50 ms) that shows it, minus its ``received_at`` (set by the ingest
+    when the request arrived): ingest -> queryable, with up to 50 ms of polling in it."""
+    fields = {**FIELDS, "api_key": key, "data_group": LATENCY_GROUP}
+    body = "&".join(f"{name}={value}" for name, value in fields.items())
+    script = work / "single.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.body = "{body}"\n'
+        "function delay() return 20 end\n"
+    )
     url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
-    sent: dict[str, float] = {}
     seen: dict[str, float] = {}
-    total = int(rate * seconds)
-    acked = 0
-    next_index = 0
-
-    async def connection(session: aiohttp.ClientSession) -> None:
-        nonlocal acked, next_index
-        while next_index < total:
-            i, next_index = next_index, next_index + 1
-            await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-            event_id = str(uuid.uuid4())
-            sent[event_id] = time.perf_counter()
-            data = {**FIELDS, "api_key": key, "data_group": LATENCY_GROUP, "event_id": event_id}
-            async with session.post(url, data=data) as response:
-                await response.read()
-                acked += response.status == 200
-
-    poller = asyncio.create_task(_poll_ids(settings, sent, seen, total))
-    started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
-        await asyncio.gather(*(connection(session) for _ in range(64)))
-    achieved = total / (time.perf_counter() - started)
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(poller, 120)
-    latencies = sorted(seen[i] - sent[i] for i in seen)
+    done = asyncio.Event()
+    poller = asyncio.create_task(_poll_ids(settings, seen, done))
+    wrk = await asyncio.create_subprocess_exec(
+        "wrk", "-t2", f"-c{max(1, rate // 50)}", f"-d{seconds:g}s", "-s", str(script), url,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out = (await wrk.communicate())[0].decode()
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    achieved = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while await asyncio.to_thread(count, settings, LATENCY_GROUP) < requests and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(0.2)
+    done.set()
+    await poller
+    stored = await asyncio.to_thread(count, settings, LATENCY_GROUP)
+    latencies = sorted(seen.values())
     return {
-        "sent": float(total),
-        "acked": float(acked),
+        "sent": float(requests),
+        "stored": float(stored),
         "achieved_rate": achieved,
-        "all_visible": float(len(seen) == total),
-        "p50": statistics.median(latencies),
-        "p90": latencies[int(0.90 * (len(latencies) - 1))],
-        "p99": latencies[int(0.99 * (len(latencies) - 1))],
-        "max": latencies[-1],
+        "all_visible": float(len(seen) == stored >= requests),
+        "p50": statistics.median(latencies) / 1000,
+        "p90": latencies[int(0.90 * (len(latencies) - 1))] / 1000,
+        "p99": latencies[int(0.99 * (len(latencies) - 1))] / 1000,
+        "max": latencies[-1] / 1000,
     }
 
 
-async def _poll_ids(settings: Settings, sent: dict[str, float], seen: dict[str, float], total: int) -> None:
+async def _poll_ids(settings: Settings, seen: dict[str, float], done: asyncio.Event) -> None:
+    """Until ``done``: every 50 ms, the ids that became visible -> now minus their received_at (ms)."""
     client = await asyncio.to_thread(connect, settings)
     sql = (
-        "SELECT event_id FROM events WHERE data_group = {g:String} "
-        "AND received_at >= now64(3) - toIntervalSecond({back:UInt32})"
+        "SELECT event_id, toUnixTimestamp64Milli(received_at) FROM events WHERE data_group = {g:String} "
+        "AND received_at >= now64(3) - toIntervalSecond(20)"
     )
     try:
-        while len(seen) < total:
-            result = await asyncio.to_thread(client.query, sql, parameters={"g": LATENCY_GROUP, "back": 10})
-            now = time.perf_counter()
-            for (event_id,) in result.result_rows:
-                if event_id not in seen and event_id in sent:
-                    seen[event_id] = now
+        while not done.is_set():
+            result = await asyncio.to_thread(client.query, sql, parameters={"g": LATENCY_GROUP})
+            now_ms = time.time() * 1000
+            for event_id, received_ms in result.result_rows:
+                if event_id not in seen:
+                    seen[event_id] = now_ms - received_ms
             await asyncio.sleep(0.05)
     finally:
         client.close()
+
+
+async def isolated_runs(settings: Settings, work: Path, count_: int) -> dict[str, float]:
+    """Each worker alone on a backlog of ``count_`` events in a namespace of its own: the flagger
+    over raw events produced beforehand, then the sink over the flagger's output. CPU of the
+    worker process (from /proc) from the moment it is ready until its group committed the whole
+    topic (flagger) or ClickHouse holds every row (sink); events/s over the same span."""
+    namespace = f"iso{uuid.uuid4().hex[:6]}"
+    names_ = names(namespace)
+    specs = [s for s in topics.topic_specs(settings) if s.name in (topics.RAW, topics.FLAGGED, topics.DLQ)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(f"{namespace}.{s.name}", s.partitions, 1, topic_configs=s.config) for s in specs]
+        )
+    finally:
+        await admin.close()
+    tenant = f"iso-{namespace}"
+    publisher = KafkaPublisher(settings, "bench-isolated")
+    await publisher.start()
+    try:
+        now = int(time.time() * 1000)
+        for start in range(0, count_, 20_000):
+            events = [
+                RawEvent(str(uuid.uuid4()), now, "demo", "demo-send", "127.0.0.1", "wrk/4.2",
+                         {**FIELDS, "data_group": tenant, "user_identifier": f"u-{i % 97}"})
+                for i in range(start, min(count_, start + 20_000))
+            ]
+            await publisher.publish([OutRecord(names_.topics.raw, e.event_id.encode(), encode_raw(e)) for e in events])
+    finally:
+        await publisher.stop()
+    figures: dict[str, float] = {}
+    for kind, group, topic in (
+        ("flagger", names_.flagger_group, names_.topics.raw),
+        ("sink", names_.sink_group, names_.topics.flagged),
+    ):
+        worker = WorkerProcess(kind, settings, namespace, work / f"isolated-{kind}.log")
+        try:
+            await worker.ready()
+            cpu0, started = cpu_seconds(worker.pid), time.perf_counter()
+            if kind == "flagger":
+                await _committed_all(settings, group, topic, count_)
+            else:
+                while await asyncio.to_thread(count, settings, tenant) < count_:
+                    await asyncio.sleep(0.05)
+            elapsed, cpu = time.perf_counter() - started, cpu_seconds(worker.pid) - cpu0
+        finally:
+            worker.stop()
+        figures[f"{kind}_us"] = cpu / count_ * 1e6
+        figures[f"{kind}_rate"] = count_ / elapsed
+    return figures
+
+
+async def _committed_all(settings: Settings, group: str, topic: str, count_: int, timeout: float = 600) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            offsets = await admin.list_consumer_group_offsets(group)
+            if sum(o.offset for tp, o in offsets.items() if tp.topic == topic and o.offset > 0) >= count_:
+                return
+            await asyncio.sleep(0.05)
+        raise SystemExit(f"{group} did not commit {count_} records of {topic} in {timeout} s")
+    finally:
+        await admin.close()
+
+
+class WorkerProcess:
+    """``python -m processors KIND --namespace NS`` with the stack's settings and a metrics port of its own."""
+
+    def __init__(self, kind: str, settings: Settings, namespace: str, log: Path) -> None:
+        (port,) = free_ports(1)
+        field = "flagger_metrics_port" if kind == "flagger" else "sink_metrics_port"
+        env = child_environ(dataclasses.replace(settings, **{field: port}), os.environ)
+        self.port, self.log = port, log
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "processors", kind, "--namespace", namespace],
+                env=dict(env), stdout=out, stderr=subprocess.STDOUT,
+            )
+        self.pid = self.process.pid
+
+    async def ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(http_ok, f"http://127.0.0.1:{self.port}/healthz"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the worker did not start; see {self.log}")
+            await asyncio.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
