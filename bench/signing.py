@@ -64,7 +64,7 @@ def serve(service: str, bits: int, port: int, data_dir: str) -> None:
     if service == "ingest":
         from ingest_api.app import create_app
         from ingest_api.publisher import MemoryPublisher
-        from ingest_api.reference_source import FixedReference
+        from service_http.reference import FixedReference
 
         class Acknowledging(MemoryPublisher):
             async def publish(self, records: Sequence[Any]) -> None:
