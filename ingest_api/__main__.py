@@ -57,6 +57,7 @@ def main() -> int:
         print=None,
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         handle_signals=True,
+        reuse_port=settings.ingest_reuse_port,  # several processes share the port (cluster topology)
     )
     log.info("ingest stopped")
     return 0

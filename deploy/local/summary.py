@@ -7,7 +7,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from deploy.local.demo import DemoIdentity, DemoKeys
-from deploy.local.services import SERVICES, service_url
+from deploy.local.services import SERVICES, instances, service_url
 from telemetry_core.settings import Settings
 
 
@@ -40,12 +40,18 @@ def read_command(query_url: str, key: str) -> str:
 def summary(settings: Settings, report: StackReport) -> str:
     """Addresses, demo keys and two curl commands (send one event, read it back)."""
     urls = {spec.name: service_url(settings, spec) for spec in SERVICES}
-    lines = ["", "telemetry pipeline is up"]
+    lines = ["", f"telemetry pipeline is up ({settings.local_topology} topology)"]
     for spec in SERVICES:
         state = urls[spec.name] if spec.name in report.services else "not started (not installed yet)"
+        processes = instances(settings, spec)
+        if spec.name in report.services and len(processes) > 1:
+            state = ", ".join(f"{name} :{port}" for name, port in processes) if spec.scaling == "replicas" else (
+                f"{state} ({len(processes)} processes sharing the port)")
         lines.append(f"  {spec.name:<11} {state}")
     lines.append(f"  {'kafka':<11} {settings.kafka_bootstrap}")
     lines.append(f"  {'clickhouse':<11} {settings.clickhouse_url}")
+    if settings.shard_urls:
+        lines.append(f"  {'shards':<11} {', '.join(settings.shard_urls)} (cluster {settings.clickhouse_cluster})")
     lines.append(f"  {'data':<11} {settings.data_dir}/")
     lines.append(f"  {'logs':<11} {settings.data_dir / 'logs'}/")
     if report.demo_keys is not None:
