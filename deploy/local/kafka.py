@@ -34,8 +34,8 @@ from deploy.local.topology import KafkaNode
 
 FORMAT_TIMEOUT_S = 120
 # A cluster node killed without notice is fenced (its partitions get new leaders) after this
-# long without a heartbeat; Kafka's 9 s default would outlast the ingest's 5 s publish timeout.
-CLUSTER_SESSION_TIMEOUT_MS = 3000
+# long without a heartbeat (Kafka's default is 9 s); see CLUSTER_PUBLISH_TIMEOUT_S in topology.
+CLUSTER_SESSION_TIMEOUT_MS = 2000
 CLUSTER_HEARTBEAT_MS = 500
 
 

@@ -26,7 +26,14 @@ from deploy.local.kafka_jars import ensure_jars
 from deploy.local.ports import PortUse, require_free
 from deploy.local.processes import spawn, stop_child, wait_until
 from deploy.local.services import SERVICES, Service, ServiceSpec, instances, is_installed
-from deploy.local.topology import effective_settings, is_cluster, kafka_nodes, server_ports, shards
+from deploy.local.topology import (
+    METRICS_PORT_STRIDE,
+    effective_settings,
+    is_cluster,
+    kafka_nodes,
+    server_ports,
+    shards,
+)
 from telemetry_core.clickhouse.migrate import apply_migrations
 from telemetry_core.kafka_admin import ensure_topics
 from telemetry_core.settings import Settings
@@ -138,6 +145,16 @@ class Stack:
             for name, port in instances(self.settings, spec)
         ]
         self._launch(services)
+
+    def add_replica(self, service: str, number: int) -> str:
+        """Start replica ``number`` (1-based) of a worker beyond the topology's own, e.g. a
+        third flagger mid-stream; returns its name. Its metrics port follows the same rule."""
+        spec = next(s for s in SERVICES if s.name == service and s.scaling == "replicas")
+        name, port = f"{service}-{number}", int(getattr(self.settings, spec.port_field)) + METRICS_PORT_STRIDE * (
+            number - 1)
+        require_free([PortUse(name, port, spec.port_setting)])
+        self._launch([Service(spec, self.settings, self.log_path(name), self.environ, name=name, port=port)])
+        return name
 
     def find(self, name: str) -> Started:
         """The started process named ``name`` (``kafka-2``, ``sink-1`` ...)."""

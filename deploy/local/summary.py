@@ -21,14 +21,18 @@ class StackReport:
     notes: list[str] = field(default_factory=list)
 
 
-def send_command(ingest_url: str, key: str, demo: DemoIdentity) -> str:
-    fields = [
+def first_event_fields(key: str, demo: DemoIdentity, data_group: str = "demo") -> list[tuple[str, str]]:
+    """The form fields of the demo's first event (also what the cluster tests send)."""
+    return [
         ("api_key", key), ("data_type", "numeric-single-value"), ("numeric_data_single_value", "50"),
-        ("data_group", "demo"), ("product_id", demo.product_id), ("user_identifier", "user-1"),
+        ("data_group", data_group), ("product_id", demo.product_id), ("user_identifier", "user-1"),
         ("license_key", demo.license_key), ("activation_identifier", demo.activation),
         ("product_version", demo.product_version),
     ]
-    data = " ".join(f"-d {shlex.quote(f'{name}={value}')}" for name, value in fields)
+
+
+def send_command(ingest_url: str, key: str, demo: DemoIdentity) -> str:
+    data = " ".join(f"-d {shlex.quote(f'{name}={value}')}" for name, value in first_event_fields(key, demo))
     return f"curl -s -X POST {ingest_url}/api/v1/send-telemetry-data {data}"
 
 

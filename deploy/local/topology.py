@@ -12,7 +12,8 @@
   ``H + 2i + 1``, where ``H`` is the port of ``TELEMETRY_CLICKHOUSE_URL``. Services talk to
   shard 0; ``Distributed`` tables reach shard 1 over its native port;
 - two replicas of each worker (the second one's metrics port is the first one's + 10), two
-  ingest processes sharing ``TELEMETRY_INGEST_PORT`` (``SO_REUSEPORT``) and one query service.
+  ingest processes sharing ``TELEMETRY_INGEST_PORT`` (``SO_REUSEPORT``) and one query service;
+  the ingest's publish timeout is at least 15 s, so a request rides out a leader failover.
 
 ``effective_settings`` turns the user's settings into the ones every process of the cluster
 gets (all brokers in the bootstrap, the shard URLs, ...); it is idempotent.
@@ -34,6 +35,10 @@ INGEST_PROCESSES = 2
 METRICS_PORT_STRIDE = 10
 CLUSTER_REPLICATION = 3
 DEFAULT_CLUSTER_NAME = "telemetry"
+# A request whose partition leader was just killed waits for the new leader: the broker session
+# timeout (deploy.local.kafka) plus an election, several seconds on a loaded machine. The
+# ingest's publish timeout must outlast that, or the failover answers 503 instead of 830.
+CLUSTER_PUBLISH_TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ def effective_settings(settings: Settings) -> Settings:
         clickhouse_cluster=settings.clickhouse_cluster or DEFAULT_CLUSTER_NAME,
         clickhouse_shards=",".join(shard.url for shard in shards(settings)),
         ingest_reuse_port=True,
+        publish_timeout_s=max(settings.publish_timeout_s, CLUSTER_PUBLISH_TIMEOUT_S),
     )
 
 
