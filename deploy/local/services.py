@@ -2,7 +2,7 @@
 
 Each is started only if its code is installed (the entry point's module can be found), as
 ``python -m deploy.local.entry <console script>``, with the launcher's settings in its
-environment. A service is ready when its HTTP endpoint answers 200.
+environment. A service is ready when its HTTP endpoint answers 200 (the ingest's ``/readyz``).
 
 In the cluster topology a service may run as several processes (``deploy.local.topology``):
 the workers' replicas each get their own metrics port (``+10`` per replica), the ingest
@@ -47,7 +47,9 @@ SERVICES = (
     ServiceSpec("sink", "telemetry-sink", "sink_metrics_port", "/metrics", "replicas"),
     ServiceSpec("flagger", "telemetry-flagger", "flagger_metrics_port", "/metrics", "replicas"),
     ServiceSpec("query", "telemetry-query", "query_port", "/healthz"),
-    ServiceSpec("ingest", "telemetry-ingest", "ingest_port", "/healthz", "shared"),
+    # /readyz: Kafka answers and the reference data is loaded (/healthz only says "alive"; with
+    # a shared port the kernel hands a listening process connections before it can serve them).
+    ServiceSpec("ingest", "telemetry-ingest", "ingest_port", "/readyz", "shared"),
 )
 
 

@@ -172,12 +172,13 @@ class Stack:
         self._stopped[name] = started.component
         pidfiles.remove(self.run_dir, name)
 
-    def relaunch(self, name: str) -> None:
-        """Start a component again that ``kill`` or ``stop_one`` ended, and wait until ready."""
-        component = self._stopped.pop(name, None)
-        if component is None:
-            raise LaunchError(f"{name} is not a stopped component of this launcher")
-        self._launch([component])
+    def relaunch(self, *names: str) -> None:
+        """Start components again that ``kill`` or ``stop_one`` ended (together), and wait
+        until each is ready."""
+        missing = [name for name in names if name not in self._stopped]
+        if missing:
+            raise LaunchError(f"{', '.join(missing)} is not a stopped component of this launcher")
+        self._launch([self._stopped.pop(name) for name in names])
 
     def stop_one(self, name: str) -> None:
         """SIGTERM ``name`` (then SIGKILL after its stop timeout) and forget it."""

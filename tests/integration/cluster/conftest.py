@@ -1,6 +1,6 @@
-"""One local cluster (``TELEMETRY_LOCAL_TOPOLOGY=cluster``) for every test in this folder; the
-tests share it and tell their events apart by ``data_group``. Started by the launcher's own code,
-stopped at the end (also after a failure)."""
+"""One local cluster (``TELEMETRY_LOCAL_TOPOLOGY=cluster``) per test module (test_cluster.py),
+so it is stopped before the rest of the suite runs; its tests share it and tell their events
+apart by ``data_group``. Started by the launcher's own code, stopped also after a failure."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if HERE not in sys.path:
 from cluster_harness import Cluster, bring_up  # noqa: E402
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     made = bring_up(tmp_path_factory.mktemp("cluster"))
     try:

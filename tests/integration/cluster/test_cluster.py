@@ -1,22 +1,56 @@
-"""Faults under load in the cluster topology. Each test drives steady traffic through the two
-ingest processes, injects one fault, and then checks through the Distributed table that every
-acknowledged event is stored exactly once (rows without FINAL = distinct ids = hourly count).
+"""The local cluster topology end to end and under faults, on one cluster brought up by the
+launcher's own start sequence (module fixture ``cluster``).
 
-Faults: a Kafka node SIGKILLed (and brought back), a ClickHouse shard down for 10 s, the
-shard the sinks talk to SIGKILLed while an insert runs, a flagger replica added and another
-removed mid-stream.
+First: the summary names every process and its two curl commands work as printed (send through
+either ingest process, read back through the query service, which reads the Distributed table
+over both shards). Then faults under load: each test drives steady traffic through the two
+ingest processes, injects one fault, and checks through the Distributed table that every
+acknowledged event is stored exactly once (rows without FINAL = distinct ids = hourly count,
+and both shards hold some): a Kafka node SIGKILLed (and brought back), a ClickHouse shard down
+for 10 s, the shard the sinks talk to SIGKILLed while an insert runs, a flagger replica added
+and another removed mid-stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shlex
+import subprocess
 import time
 import urllib.parse
 import urllib.request
 
 from cluster_harness import Cluster, Load, eventually, in_sync_replicas, stored_once
 
+from deploy.local.summary import summary
 from telemetry_core import topics
+
+
+def test_the_printed_first_event_commands_work(cluster: Cluster) -> None:
+    text = summary(cluster.settings, cluster.report)
+    assert "(cluster topology)" in text and "2 processes sharing the port" in text
+    assert cluster.settings.kafka_bootstrap.count(",") == 2 and len(cluster.settings.shard_urls) == 2
+    lines = text.splitlines()
+    send = lines[lines.index("send a first event:") + 1].strip()
+    read = lines[lines.index("read it back (after a second or two):") + 1].strip()
+
+    for _ in range(4):
+        sent = json.loads(subprocess.run(shlex.split(send), capture_output=True, check=True, timeout=30).stdout)
+        assert sent["response"]["code"] == 830, sent
+    deadline, data = time.monotonic() + 60, []
+    while time.monotonic() < deadline and len(data) < 4:
+        answer = json.loads(subprocess.run(shlex.split(read), capture_output=True, check=True, timeout=30).stdout)
+        assert answer["response"]["code"] == 200, answer
+        data = answer["response"]["data"]
+        time.sleep(0.5)
+    assert len(data) == 4 and data[0]["numeric_data_single_value"] == 50.0
+
+
+def sends_logged(cluster: Cluster, name: str) -> int:
+    """Access lines of ``send-telemetry-data`` in a process's log."""
+    text = cluster.stack.log_path(name).read_text(errors="replace")
+    return sum("send-telemetry-data" in line for line in text.splitlines())
 
 
 async def test_a_kafka_node_killed_mid_load_loses_nothing_and_rejoins(cluster: Cluster) -> None:
@@ -32,6 +66,7 @@ async def test_a_kafka_node_killed_mid_load_loses_nothing_and_rejoins(cluster: C
     await asyncio.sleep(2)
     await load.stop()
     assert load.refused() == {}, f"not every answer was 830: {sorted(set(load.refused().values()))}"
+    assert sends_logged(cluster, "ingest-1") > 50 and sends_logged(cluster, "ingest-2") > 50, "both processes serve"
     await stored_once(cluster, "fault-broker", load.acked)
 
     async def rejoined() -> bool:
