@@ -168,9 +168,9 @@ def report(results: dict[tuple[str, int], dict[str, float]], args: argparse.Name
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (stage, n), r in results.items():
+        others = " | ".join(f"{r[k]:.0f}" if k in r else "-" for k in ("kafka_cpu_us", "clickhouse_cpu_us"))
         lines.append(f"| {stage} | {n} | {int(r['events'])} | {r['seconds']:.1f} | {r['rate']:.0f} | "
-                     f"{r['stage_cpu_us']:.0f} | {r.get('kafka_cpu_us', float('nan')):.0f} | "
-                     f"{r.get('clickhouse_cpu_us', float('nan')):.0f} |")
+                     f"{r['stage_cpu_us']:.0f} | {others} |")
     lines += ["", "Capacity (from the 2-replica CPU per event; cores = events/s x CPU s/event):", "",
               "| stage | events/s per core | cores for 100k events/s | cores for 1M events/s |",
               "| --- | --- | --- | --- |"]
