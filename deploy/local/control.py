@@ -81,14 +81,17 @@ def _still_ours(record: pidfiles.PidRecord) -> Callable[[int], bool]:
     return alive
 
 
-def _terminate_cluster(paths: list[Path]) -> None:
+def _terminate_cluster(paths: list[Path]) -> set[Path]:
     """SIGTERM every Kafka cluster node among ``paths`` at once (the last node alone would wait
-    for a quorum that has already left); ``down`` then waits for each."""
+    for a quorum that has already left); ``down`` then waits for each. Returns their pid files."""
+    signalled = set()
     for other in paths:
         record = pidfiles.read(other)
         if record is not None and record.name.startswith("kafka-") and pidfiles.is_running(record):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(record.pid, signal.SIGTERM)
+                signalled.add(other)
+    return signalled
 
 
 def down(run_dir: Path, out: Callable[[str], None]) -> int:
@@ -96,11 +99,16 @@ def down(run_dir: Path, out: Callable[[str], None]) -> int:
     remove all pid files. Returns how many processes were stopped."""
     stopped = 0
     paths = list(reversed(_ordered_pid_files(run_dir)))
+    with_cluster: set[Path] = set()
     for path in paths:
         record = pidfiles.read(path)
         if record is not None and record.name.startswith("kafka-") and pidfiles.is_running(record):
-            _terminate_cluster(paths[paths.index(path):])
-        record = pidfiles.read(path)
+            with_cluster |= _terminate_cluster(paths[paths.index(path):])
+        if record is not None and path in with_cluster and not pidfiles.is_running(record):
+            path.unlink(missing_ok=True)
+            stopped += 1
+            out(f"stopped {record.name} (pid {record.pid}, with the other Kafka nodes)")
+            continue
         if record is None or not pidfiles.is_running(record):
             path.unlink(missing_ok=True)
             out(f"removed stale pid file {path}" + (f" (pid {record.pid} is not running)" if record else ""))
