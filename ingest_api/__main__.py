@@ -31,7 +31,13 @@ def build(settings: Settings, signer: Signer) -> web.Application:
 
 
 def main() -> int:
-    return serving.run("telemetry-ingest", build, lambda s: (s.ingest_host, s.ingest_port), SHUTDOWN_TIMEOUT_S)
+    return serving.run(
+        "telemetry-ingest",
+        build,
+        lambda s: (s.ingest_host, s.ingest_port),
+        SHUTDOWN_TIMEOUT_S,
+        reuse_port=lambda s: s.ingest_reuse_port,
+    )
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ def run(
     factory: Factory,
     address: Callable[[Settings], tuple[str, int]],
     shutdown_timeout_s: float,
+    reuse_port: Callable[[Settings], bool] = lambda _: False,
 ) -> int:
     """Serve ``factory``'s app on ``address(settings)`` until SIGTERM/SIGINT; the exit code."""
     try:
@@ -57,7 +58,7 @@ def run(
         return EXIT_CONFIGURATION
     host, port = address(settings)
     try:
-        serve(app, host, port, shutdown_timeout_s, f"{command} listening on http://{host}:{port}")
+        serve(app, host, port, shutdown_timeout_s, f"{command} listening on http://{host}:{port}", reuse_port(settings))
     except OSError as exc:  # the port is taken or cannot be bound
         print(f"{command}: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
@@ -65,8 +66,11 @@ def run(
     return EXIT_OK
 
 
-def serve(app: web.Application, host: str, port: int, shutdown_timeout_s: float, banner: str = "") -> None:
-    """``web.run_app`` as both services use it: no aiohttp access log (the middleware writes one)."""
+def serve(
+    app: web.Application, host: str, port: int, shutdown_timeout_s: float, banner: str = "", reuse_port: bool = False
+) -> None:
+    """``web.run_app`` as both services use it: no aiohttp access log (the middleware writes one);
+    ``reuse_port``: several processes share the port (SO_REUSEPORT, the cluster topology)."""
     if banner:
         log.info("%s", banner)
     web.run_app(
@@ -77,4 +81,5 @@ def serve(app: web.Application, host: str, port: int, shutdown_timeout_s: float,
         print=None,
         shutdown_timeout=shutdown_timeout_s,
         handle_signals=True,
+        reuse_port=reuse_port,
     )

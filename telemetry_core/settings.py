@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "TELEMETRY_"
+LOCAL_TOPOLOGIES = ("single", "cluster")
 
 
 class SettingsError(ValueError):
@@ -32,6 +33,10 @@ class Settings:
 
     data_dir: Path = field(
         default=Path(".data"), metadata=_doc("local state: keys, Kafka and ClickHouse data, pid files, logs")
+    )
+    local_topology: str = field(
+        default="single",
+        metadata=_doc("what telemetry-local starts: single (one of each) or cluster (see docs/operations.md)"),
     )
     log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
 
@@ -50,9 +55,19 @@ class Settings:
     clickhouse_cluster: str = field(
         default="", metadata=_doc("cluster name: when set, migrations use Replicated*/Distributed tables ON CLUSTER")
     )
+    clickhouse_shards: str = field(
+        default="",
+        metadata=_doc(
+            "HTTP URLs of every shard, comma separated: with CLUSTER set, the sharded unreplicated migrations "
+            "are applied to each (no Keeper; the local cluster topology)"
+        ),
+    )
 
     ingest_host: str = field(default="127.0.0.1", metadata=_doc("ingest API bind address"))
     ingest_port: int = field(default=8080, metadata=_doc("ingest API port"))
+    ingest_reuse_port: bool = field(
+        default=False, metadata=_doc("bind the ingest port with SO_REUSEPORT, so several ingest processes share it")
+    )
     query_host: str = field(default="127.0.0.1", metadata=_doc("query API bind address"))
     query_port: int = field(default=8081, metadata=_doc("query API port"))
     worker_metrics_host: str = field(
@@ -128,12 +143,23 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}LOG_LEVEL must be a logging level (DEBUG, INFO, WARNING, ...), got {self.log_level!r}"
             )
+        if self.local_topology not in LOCAL_TOPOLOGIES:
+            raise SettingsError(
+                f"{PREFIX}LOCAL_TOPOLOGY must be one of {', '.join(LOCAL_TOPOLOGIES)}, got {self.local_topology!r}"
+            )
+        if self.clickhouse_shards and not self.clickhouse_cluster:
+            raise SettingsError(f"{PREFIX}CLICKHOUSE_SHARDS needs {PREFIX}CLICKHOUSE_CLUSTER (the cluster's name)")
         if self.signing_key_bits < 2048:
             raise SettingsError(f"{PREFIX}SIGNING_KEY_BITS must be at least 2048")
 
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def shard_urls(self) -> list[str]:
+        """``TELEMETRY_CLICKHOUSE_SHARDS`` as a list (empty unless the cluster is sharded locally)."""
+        return [url.strip() for url in self.clickhouse_shards.split(",") if url.strip()]
 
     @staticmethod
     def describe() -> list[tuple[str, str, str]]:

@@ -25,10 +25,11 @@ from types import FrameType
 from deploy.local import control, demo
 from deploy.local.errors import LaunchError
 from deploy.local.kafka_jars import ensure_jars
-from deploy.local.ports import clickhouse_http_port, kafka_port, require_free, server_ports
-from deploy.local.services import SERVICES, is_installed
+from deploy.local.ports import require_free
+from deploy.local.services import SERVICES, instances, is_installed
 from deploy.local.stack import Stack, installed_services, service_ports
 from deploy.local.summary import StackReport, summary
+from deploy.local.topology import effective_settings, kafka_nodes, server_ports, shards
 from telemetry_core.settings import Settings, SettingsError
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -127,12 +128,19 @@ def cmd_up(settings: Settings, jars_dir: Path | None) -> int:
 
 
 def configured_ports(settings: Settings) -> dict[str, list[int]]:
-    ports: dict[str, list[int]] = {spec.name: [int(getattr(settings, spec.port_field))] for spec in SERVICES}
+    """Every process of the topology (in start order) and its ports, for ``status``."""
+    ports: dict[str, list[int]] = {}
     try:
-        ports["kafka"] = [kafka_port(settings), settings.kafka_controller_port]
-        ports["clickhouse"] = [clickhouse_http_port(settings)]
+        cluster = settings.local_topology == "cluster"
+        for node in kafka_nodes(settings):
+            ports[f"kafka-{node.node_id}" if cluster else "kafka"] = [node.port, node.controller_port]
+        for shard in shards(settings):
+            ports[f"clickhouse-{shard.index + 1}" if cluster else "clickhouse"] = (
+                [shard.http_port, shard.tcp_port] if cluster else [shard.http_port])
     except LaunchError:
         pass  # external servers: nothing local to show
+    for spec in SERVICES:
+        ports.update((name, [port]) for name, port in instances(settings, spec))
     return ports
 
 
@@ -162,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     run_dir = settings.data_dir / "run"
     try:
+        settings = effective_settings(settings)
         if args.command == "run":
             return cmd_run(settings, args.jars_dir)
         if args.command == "up":
@@ -170,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             control.down(run_dir, out)
         elif args.command == "status":
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `status | head` ends quietly
-            for line in control.status_lines(run_dir, configured_ports(settings)):
+            ports = configured_ports(settings)
+            for line in control.status_lines(run_dir, ports, list(ports)):
                 out(line)
         else:
             out(f"Kafka jars in {ensure_jars(args.jars_dir)}")

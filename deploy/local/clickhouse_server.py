@@ -4,7 +4,10 @@
 chdb is ClickHouse as a library; its HTTP interface is served only while a query runs in the
 process. So a worker thread starts the listener and then runs a query that sleeps row by row
 until it is killed, and the main thread waits for SIGTERM/SIGINT and then kills that query over
-HTTP. Only the HTTP interface is opened (no native TCP port): clickhouse-connect speaks HTTP.
+HTTP. The HTTP interface is always opened (clickhouse-connect speaks HTTP); the native TCP port
+only with ``--tcp-port``, which a shard of a cluster needs: ``Distributed`` tables reach the
+other shards over it. ``--cluster NAME --shard HOST:TCP_PORT ...`` (one per shard, this server
+among them) writes that cluster into ``<remote_servers>``: one replica per shard, no Keeper.
 
 Layout under ``--root``: ``data/`` (the databases, kept across restarts), ``work/config.xml``
 (the process's working directory), ``ready`` (written once this process answers on its port,
@@ -38,11 +41,21 @@ from typing import Any, NoReturn
 from deploy.local.ports import LOCAL_HOST, port_is_free
 
 SHUTDOWN_GRACE_S = 1.0
-CONFIG = """<clickhouse>
-    <listen_host>{host}</listen_host>
-    <http_port>{port}</http_port>
-</clickhouse>
-"""
+
+
+def render_config(http_port: int, tcp_port: int | None, cluster: str | None, shards: list[str]) -> str:
+    """``config.xml``: the listeners and, for a cluster, its shards (one replica each)."""
+    lines = ["<clickhouse>", f"    <listen_host>{LOCAL_HOST}</listen_host>", f"    <http_port>{http_port}</http_port>"]
+    if tcp_port is not None:
+        lines.append(f"    <tcp_port>{tcp_port}</tcp_port>")
+    if cluster:
+        lines += ["    <remote_servers>", f"        <{cluster}>"]
+        for shard in shards:
+            host, _, port = shard.rpartition(":")
+            lines += ["            <shard>", "                <replica>", f"                    <host>{host}</host>",
+                      f"                    <port>{port}</port>", "                </replica>", "            </shard>"]
+        lines += [f"        </{cluster}>", "    </remote_servers>"]
+    return "\n".join([*lines, "</clickhouse>", ""])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,6 +63,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--root", type=Path, required=True, help="folder for data, config and the ready file")
     parser.add_argument("--http-port", type=int, required=True)
+    parser.add_argument("--tcp-port", type=int, default=None, help="also listen on the native TCP port")
+    parser.add_argument("--cluster", default=None, help="name of the cluster in <remote_servers>")
+    parser.add_argument("--shard", action="append", default=[], help="HOST:TCP_PORT of a shard (repeat, in order)")
     parser.add_argument("--ready-timeout", type=float, default=60.0)
     return parser.parse_args(argv)
 
@@ -82,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return fail(f"another ClickHouse server is using {root}")
-    if not port_is_free(port):
-        return fail(f"port {port} is already in use")
+    for needed in (port, args.tcp_port):
+        if needed is not None and not port_is_free(needed):
+            return fail(f"port {needed} is already in use")
     ready_file = root / "ready"
     ready_file.unlink(missing_ok=True)
     os.chdir(root)  # importing chdb starts a throwaway server that reads ./config.xml: keep it away from ours
@@ -92,10 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     # The engine installs its own SIGTERM/SIGINT handlers unless told not to; ours stop it cleanly.
     engine.set_signal_handlers_enabled(0)
     engine.reset_signal_handlers()
-    (root / "work" / "config.xml").write_text(CONFIG.format(host=LOCAL_HOST, port=port))
+    (root / "work" / "config.xml").write_text(render_config(port, args.tcp_port, args.cluster, args.shard))
     os.chdir(root / "work")
     marker = f"keepalive_{uuid.uuid4().hex}"
-    worker = threading.Thread(target=_serve, args=(engine, root / "data", marker), name="clickhouse", daemon=True)
+    listen = "SYSTEM START LISTEN HTTP; " + ("SYSTEM START LISTEN TCP; " if args.tcp_port is not None else "")
+    worker = threading.Thread(target=_serve, args=(engine, root / "data", marker, listen), name="clickhouse",
+                              daemon=True)
     stop = threading.Event()
     _on_signals(stop)
     worker.start()
@@ -112,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         ready_file.unlink(missing_ok=True)
 
 
-def _serve(engine: Any, data_dir: Path, marker: str) -> None:
+def _serve(engine: Any, data_dir: Path, marker: str, listen: str) -> None:
     sql = (
-        "SYSTEM START LISTEN HTTP; "
+        f"{listen}"
         f"SELECT sleepEachRow(0.25) AS {marker} FROM numbers(1000000000000) SETTINGS max_block_size = 1 FORMAT Null"
     )
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,10 @@ guard that keeps two launchers off one data folder."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
@@ -59,9 +62,16 @@ def acquire(run_dir: Path, data_dir: Path, out: Callable[[str], None]) -> IO[str
 
 
 def _ordered_pid_files(run_dir: Path) -> list[Path]:
-    known = [pidfiles.pid_path(run_dir, name) for name in COMPONENTS]
-    others = sorted(p for p in run_dir.glob("*.pid") if p not in known)
-    return [p for p in known if p.exists()] + others
+    """Start order: by the recorded process's start time, then the stack's order of components
+    (``kafka-2`` ranks as ``kafka``), then the name."""
+    rank = {name: i for i, name in enumerate(COMPONENTS)}
+
+    def key(path: Path) -> tuple[float, int, str]:
+        record = pidfiles.read(path)
+        ticks = record.start_ticks if record is not None and record.start_ticks is not None else float("inf")
+        return ticks, rank.get(path.stem.rsplit("-", 1)[0], rank.get(path.stem, len(rank))), path.stem
+
+    return sorted(run_dir.glob("*.pid"), key=key)
 
 
 def _still_ours(record: pidfiles.PidRecord) -> Callable[[int], bool]:
@@ -71,12 +81,34 @@ def _still_ours(record: pidfiles.PidRecord) -> Callable[[int], bool]:
     return alive
 
 
+def _terminate_cluster(paths: list[Path]) -> set[Path]:
+    """SIGTERM every Kafka cluster node among ``paths`` at once (the last node alone would wait
+    for a quorum that has already left); ``down`` then waits for each. Returns their pid files."""
+    signalled = set()
+    for other in paths:
+        record = pidfiles.read(other)
+        if record is not None and record.name.startswith("kafka-") and pidfiles.is_running(record):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGTERM)
+                signalled.add(other)
+    return signalled
+
+
 def down(run_dir: Path, out: Callable[[str], None]) -> int:
     """Stop every recorded process that is still the one we started, newest component first;
     remove all pid files. Returns how many processes were stopped."""
     stopped = 0
-    for path in reversed(_ordered_pid_files(run_dir)):
+    paths = list(reversed(_ordered_pid_files(run_dir)))
+    with_cluster: set[Path] = set()
+    for path in paths:
         record = pidfiles.read(path)
+        if record is not None and record.name.startswith("kafka-") and pidfiles.is_running(record):
+            with_cluster |= _terminate_cluster(paths[paths.index(path):])
+        if record is not None and path in with_cluster and not pidfiles.is_running(record):
+            path.unlink(missing_ok=True)
+            stopped += 1
+            out(f"stopped {record.name} (pid {record.pid}, with the other Kafka nodes)")
+            continue
         if record is None or not pidfiles.is_running(record):
             path.unlink(missing_ok=True)
             out(f"removed stale pid file {path}" + (f" (pid {record.pid} is not running)" if record else ""))
@@ -91,10 +123,12 @@ def down(run_dir: Path, out: Callable[[str], None]) -> int:
     return stopped
 
 
-def status_lines(run_dir: Path, configured_ports: dict[str, list[int]]) -> list[str]:
-    """One line per component: name, running/stopped, pid, ports."""
+def status_lines(
+    run_dir: Path, configured_ports: dict[str, list[int]], names: list[str] | None = None
+) -> list[str]:
+    """One line per component (``names``, default ``COMPONENTS``): name, running/stopped, pid, ports."""
     lines = []
-    for name in COMPONENTS:
+    for name in names or COMPONENTS:
         record = pidfiles.read(pidfiles.pid_path(run_dir, name))
         if record is not None and pidfiles.is_running(record):
             state, pid, ports = "running", f"pid {record.pid}", record.ports

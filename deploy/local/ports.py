@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from deploy.local.errors import LaunchError
@@ -74,17 +76,6 @@ def clickhouse_http_port(settings: Settings) -> int:
     return port or 8123
 
 
-def server_ports(settings: Settings, *, kafka: bool = True, clickhouse: bool = True) -> list[PortUse]:
-    """The ports of the local Kafka and/or ClickHouse, each with the setting that chose it."""
-    uses = []
-    if kafka:
-        uses.append(PortUse("kafka", kafka_port(settings), f"{PREFIX}KAFKA_BOOTSTRAP"))
-        uses.append(PortUse("kafka controller", settings.kafka_controller_port, f"{PREFIX}KAFKA_CONTROLLER_PORT"))
-    if clickhouse:
-        uses.append(PortUse("clickhouse", clickhouse_http_port(settings), f"{PREFIX}CLICKHOUSE_URL"))
-    return uses
-
-
 def port_is_free(port: int, host: str = LOCAL_HOST) -> bool:
     """Whether a server could bind ``host:port`` now. ``SO_REUSEADDR`` mirrors what servers set,
     so a port held only by connections in TIME_WAIT counts as free."""
@@ -110,6 +101,28 @@ def require_free(uses: list[PortUse]) -> None:
                 f"port {use.port} ({use.component}) is already in use; stop whatever listens there "
                 f"or set {use.setting} to another port"
             )
+
+
+def listens(pid: int, port: int, proc: Path = Path("/proc")) -> bool:
+    """Whether process ``pid`` holds a TCP socket listening on ``port`` (IPv4 or IPv6), from
+    ``/proc/net/tcp*`` and the process's open file descriptors."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    if not inodes:
+        return False
+    try:
+        links = [os.readlink(fd) for fd in (proc / str(pid) / "fd").iterdir()]
+    except OSError:
+        return False
+    return any(link.startswith("socket:[") and link[8:-1] in inodes for link in links)
 
 
 def free_ports(count: int) -> list[int]:

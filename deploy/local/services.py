@@ -2,7 +2,12 @@
 
 Each is started only if its code is installed (the entry point's module can be found), as
 ``python -m deploy.local.entry <console script>``, with the launcher's settings in its
-environment. A service is ready when its HTTP endpoint answers 200.
+environment. A service is ready when its HTTP endpoint answers 200 (the ingest's ``/readyz``).
+
+In the cluster topology a service may run as several processes (``deploy.local.topology``):
+the workers' replicas each get their own metrics port (``+10`` per replica), the ingest
+processes share one port with ``SO_REUSEPORT``; such a process is ready only once it listens
+on that port itself (checked in ``/proc``) and the port answers.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from deploy.local import pidfiles
+from deploy.local.ports import listens
+from deploy.local.topology import METRICS_PORT_STRIDE, ingest_processes, worker_replicas
 from telemetry_core.settings import PREFIX, Settings
 
 
@@ -27,6 +35,7 @@ class ServiceSpec:
     script: str
     port_field: str
     health_path: str
+    scaling: str = "one"  # "replicas": own port each (+10); "shared": one port (SO_REUSEPORT); "one"
 
     @property
     def port_setting(self) -> str:
@@ -35,11 +44,30 @@ class ServiceSpec:
 
 # Start order: downstream first, so nothing is produced before its consumer runs.
 SERVICES = (
-    ServiceSpec("sink", "telemetry-sink", "sink_metrics_port", "/metrics"),
-    ServiceSpec("flagger", "telemetry-flagger", "flagger_metrics_port", "/metrics"),
+    ServiceSpec("sink", "telemetry-sink", "sink_metrics_port", "/metrics", "replicas"),
+    ServiceSpec("flagger", "telemetry-flagger", "flagger_metrics_port", "/metrics", "replicas"),
     ServiceSpec("query", "telemetry-query", "query_port", "/healthz"),
-    ServiceSpec("ingest", "telemetry-ingest", "ingest_port", "/healthz"),
+    # /readyz: Kafka answers and the reference data is loaded (/healthz only says "alive"; with
+    # a shared port the kernel hands a listening process connections before it can serve them).
+    ServiceSpec("ingest", "telemetry-ingest", "ingest_port", "/readyz", "shared"),
 )
+
+
+def process_count(settings: Settings, spec: ServiceSpec) -> int:
+    """How many processes of ``spec`` the topology runs."""
+    if spec.scaling == "replicas":
+        return worker_replicas(settings)
+    return ingest_processes(settings) if spec.scaling == "shared" else 1
+
+
+def instances(settings: Settings, spec: ServiceSpec) -> list[tuple[str, int]]:
+    """(process name, port) of every process of ``spec``: ``flagger`` alone, or ``flagger-1``,
+    ``flagger-2`` ... in the cluster topology."""
+    count, port = process_count(settings, spec), int(getattr(settings, spec.port_field))
+    if count == 1:
+        return [(spec.name, port)]
+    stride = METRICS_PORT_STRIDE if spec.scaling == "replicas" else 0
+    return [(f"{spec.name}-{i + 1}", port + stride * i) for i in range(count)]
 
 _HOST_FIELDS = {"ingest_port": "ingest_host", "query_port": "query_host"}
 _ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}
@@ -85,13 +113,18 @@ class Service:
     ready_timeout_s = 90.0
     stop_timeout_s = 20.0
 
-    def __init__(self, spec: ServiceSpec, settings: Settings, log_path: Path, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, spec: ServiceSpec, settings: Settings, log_path: Path, environ: Mapping[str, str],
+        *, name: str | None = None, port: int | None = None,
+    ) -> None:
         self.spec = spec
-        self.name = spec.name
+        self.name = name or spec.name
         self.log_path = log_path
-        self.url = service_url(settings, spec)
-        self._port = int(getattr(settings, spec.port_field))
-        self._environ = dict(environ)
+        self._port = int(getattr(settings, spec.port_field)) if port is None else port
+        self.url = service_url(settings, spec).rsplit(":", 1)[0] + f":{self._port}"
+        self._environ = {**environ, spec.port_setting: str(self._port)}
+        self._shared = process_count(settings, spec) > 1 and spec.scaling == "shared"
+        self._run_dir = settings.data_dir / "run"
 
     @property
     def ports(self) -> list[int]:
@@ -110,4 +143,8 @@ class Service:
         return None
 
     def is_ready(self) -> bool:
+        if self._shared:  # another process on the shared port may be the one answering
+            record = pidfiles.read(pidfiles.pid_path(self._run_dir, self.name))
+            if record is None or not listens(record.pid, self._port):
+                return False
         return http_ok(self.url + self.spec.health_path)

@@ -7,7 +7,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from deploy.local.demo import DemoIdentity, DemoKeys
-from deploy.local.services import SERVICES, service_url
+from deploy.local.services import SERVICES, instances, service_url
 from telemetry_core.settings import Settings
 
 
@@ -21,14 +21,18 @@ class StackReport:
     notes: list[str] = field(default_factory=list)
 
 
-def send_command(ingest_url: str, key: str, demo: DemoIdentity) -> str:
-    fields = [
+def first_event_fields(key: str, demo: DemoIdentity, data_group: str = "demo") -> list[tuple[str, str]]:
+    """The form fields of the demo's first event (also what the cluster tests send)."""
+    return [
         ("api_key", key), ("data_type", "numeric-single-value"), ("numeric_data_single_value", "50"),
-        ("data_group", "demo"), ("product_id", demo.product_id), ("user_identifier", "user-1"),
+        ("data_group", data_group), ("product_id", demo.product_id), ("user_identifier", "user-1"),
         ("license_key", demo.license_key), ("activation_identifier", demo.activation),
         ("product_version", demo.product_version),
     ]
-    data = " ".join(f"-d {shlex.quote(f'{name}={value}')}" for name, value in fields)
+
+
+def send_command(ingest_url: str, key: str, demo: DemoIdentity) -> str:
+    data = " ".join(f"-d {shlex.quote(f'{name}={value}')}" for name, value in first_event_fields(key, demo))
     return f"curl -s -X POST {ingest_url}/api/v1/send-telemetry-data {data}"
 
 
@@ -40,12 +44,18 @@ def read_command(query_url: str, key: str) -> str:
 def summary(settings: Settings, report: StackReport) -> str:
     """Addresses, demo keys and two curl commands (send one event, read it back)."""
     urls = {spec.name: service_url(settings, spec) for spec in SERVICES}
-    lines = ["", "telemetry pipeline is up"]
+    lines = ["", f"telemetry pipeline is up ({settings.local_topology} topology)"]
     for spec in SERVICES:
         state = urls[spec.name] if spec.name in report.services else "not started (not installed yet)"
+        processes = instances(settings, spec)
+        if spec.name in report.services and len(processes) > 1:
+            state = ", ".join(f"{name} :{port}" for name, port in processes) if spec.scaling == "replicas" else (
+                f"{state} ({len(processes)} processes sharing the port)")
         lines.append(f"  {spec.name:<11} {state}")
     lines.append(f"  {'kafka':<11} {settings.kafka_bootstrap}")
     lines.append(f"  {'clickhouse':<11} {settings.clickhouse_url}")
+    if settings.shard_urls:
+        lines.append(f"  {'shards':<11} {', '.join(settings.shard_urls)} (cluster {settings.clickhouse_cluster})")
     lines.append(f"  {'data':<11} {settings.data_dir}/")
     lines.append(f"  {'logs':<11} {settings.data_dir / 'logs'}/")
     if report.demo_keys is not None:

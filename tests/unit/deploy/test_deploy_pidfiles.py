@@ -98,3 +98,21 @@ def test_status_lines(tmp_path: Path) -> None:
     assert lines[0].split() == ["kafka", "running", "pid", str(os.getpid()), "port", "9092,", "9093"]
     assert lines[1].split() == ["clickhouse", "stopped", "-", "port", "8123"]
     assert [line.split()[0] for line in lines] == list(control.COMPONENTS)
+
+
+def test_down_stops_the_kafka_nodes_of_a_cluster_together(tmp_path: Path) -> None:
+    argv = [sys.executable, "-c", "import time; time.sleep(60)"]
+    children = [spawn(argv, tmp_path / "logs" / f"kafka-{n}.log", tied=True) for n in (1, 2, 3)]
+    try:
+        for n, child in enumerate(children, 1):
+            pidfiles.write(tmp_path, pidfiles.record_for(f"kafka-{n}", child.pid, argv, [9090 + 2 * n]))
+        messages: list[str] = []
+        assert control.down(tmp_path, messages.append) == 3
+        assert all(child.wait(5) is not None for child in children)
+        assert list(tmp_path.glob("*.pid")) == []
+        assert sorted(m.split()[1] for m in messages) == ["kafka-1", "kafka-2", "kafka-3"]
+        assert all(m.startswith("stopped") for m in messages)
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()

@@ -13,9 +13,9 @@ from deploy.local.ports import (
     kafka_port,
     port_is_free,
     require_free,
-    server_ports,
     split_host_port,
 )
+from deploy.local.topology import server_ports
 from telemetry_core.settings import Settings
 
 

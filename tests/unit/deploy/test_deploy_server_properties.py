@@ -35,3 +35,25 @@ def test_cluster_id_is_16_random_bytes_in_url_safe_base64() -> None:
     assert first != second
     assert len(first) == 22 and "=" not in first
     assert len(base64.urlsafe_b64decode(first + "==")) == 16
+
+
+def test_a_cluster_node_has_a_static_quorum_and_replicates_everything_three_times() -> None:
+    from deploy.local.topology import KafkaNode
+
+    voters = [KafkaNode(1, 9092, 9093), KafkaNode(2, 9094, 9095), KafkaNode(3, 9096, 9097)]
+    props = parse(render_server_properties(9094, 9095, Path("/x"), node_id=2, voters=voters))
+    assert props["node.id"] == "2"
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097"
+    assert "controller.quorum.bootstrap.servers" not in props
+    assert props["default.replication.factor"] == props["offsets.topic.replication.factor"] == "3"
+    assert props["min.insync.replicas"] == props["transaction.state.log.min.isr"] == "2"
+    assert props["unclean.leader.election.enable"] == "false"
+
+
+def test_a_shard_config_lists_every_shard_of_its_cluster() -> None:
+    from deploy.local.clickhouse_server import render_config
+
+    xml = render_config(8123, 8124, "telemetry", ["127.0.0.1:8124", "127.0.0.1:8126"])
+    assert "<tcp_port>8124</tcp_port>" in xml and "<remote_servers>" in xml and "<telemetry>" in xml
+    assert xml.count("<shard>") == 2 and "<port>8126</port>" in xml
+    assert "tcp_port" not in render_config(8123, None, None, [])
