@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from query_api import handlers
+from query_api.dashboard import add_dashboard_routes
 from query_api.handlers import signed
 from query_api.monitoring import ANSWER_CODE
 from query_api.service import SERVICE, Service
@@ -63,6 +64,7 @@ def create_app(
     app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get(PUBLIC_KEY_PATH, handlers.public_key)
     app.router.add_get(OPENAPI_PATH, handlers.openapi_document)
+    add_dashboard_routes(app)
     return app
 
 

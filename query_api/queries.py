@@ -86,6 +86,9 @@ def _where(
         kind = "String" if name in TEXT_FILTERS else "UInt8"
         conditions.append(f"{_column(name)} = {{{name}:{kind}}}")
         parameters[name] = value
+    if filters.red_flag is not None:
+        conditions.append("has(red_flags, {red_flag:String})")
+        parameters["red_flag"] = filters.red_flag
     if since_ms is not None:
         conditions.append(time_column + " >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')")
         parameters["since_ms"] = since_ms
@@ -119,7 +122,7 @@ def _record_where(db: str, tenant: str, query: RecordQuery) -> tuple[str, dict[s
 
 def page_dedup(filters: Filters) -> Dedup:
     """The faster way to deduplicate a page with these filters (see the module docstring)."""
-    return "limit_by" if filters.needs_events else "final"
+    return "limit_by" if filters.names_indexed_column else "final"
 
 
 def records_page(db: str, tenant: str, query: RecordQuery, limit: int, dedup: Dedup | None = None) -> Statement:
