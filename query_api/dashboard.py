@@ -76,7 +76,7 @@ def _endpoint(name: str, build: Build, shape: Shape) -> Handler:
         if not isinstance(query, DashboardQuery):
             return _invalid(service, query)
         statement = build(service.settings.clickhouse_database, key.tenant, query)
-        rows = await timed(service.metrics, f"dashboard_{name}", service.storage.rows(f"dashboard {name}", statement))
+        rows = await timed(service.metrics, f"dashboard_{name}", service.storage.read(f"dashboard {name}", statement))
         return signed(service.page_signer, codes.SUCCESS, window=data.window(query), **shape(query, rows))
 
     handle.__name__ = f"dashboard_{name}"
@@ -94,7 +94,7 @@ async def record(request: web.Request) -> web.StreamResponse:
     if not isinstance(ref, RecordRef):
         return _invalid(service, ref)
     statement = sql.record(service.settings.clickhouse_database, key.tenant, ref)
-    rows = await timed(service.metrics, "dashboard_record", service.storage.rows("dashboard record", statement))
+    rows = await timed(service.metrics, "dashboard_record", service.storage.read("dashboard record", statement))
     found = data.full_record(rows[0]) if rows else None
     return signed(service.page_signer, codes.SUCCESS, record=found)
 

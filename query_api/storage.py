@@ -59,7 +59,7 @@ class Storage(Protocol):
     def export(self, tenant: str, query: RecordQuery) -> AsyncGenerator[bytes, None]:
         """Every matching record as NDJSON or CSV bytes (``query.format``), in bounded chunks."""
 
-    async def rows(self, action: str, statement: Statement) -> list[Row]:
+    async def read(self, action: str, statement: Statement) -> list[Row]:
         """Every row of one statement built by ``queries`` or ``dashboard_queries`` (``action`` names it in errors)."""
 
 
@@ -121,7 +121,7 @@ class ClickHouseStorage:
             result = await client.query(statement.sql, parameters=statement.parameters, settings=statement.settings)
             return list(result.result_rows)
 
-    async def rows(self, action: str, statement: Statement) -> list[Row]:
+    async def read(self, action: str, statement: Statement) -> list[Row]:
         return await self._rows(action, statement)
 
     async def ready(self) -> bool:

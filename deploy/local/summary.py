@@ -44,6 +44,8 @@ def summary(settings: Settings, report: StackReport) -> str:
     for spec in SERVICES:
         state = urls[spec.name] if spec.name in report.services else "not started (not installed yet)"
         lines.append(f"  {spec.name:<11} {state}")
+    if "query" in report.services:
+        lines.append(f"  {'dashboard':<11} {urls['query']}/dashboard  (sign in with the demo read key)")
     lines.append(f"  {'kafka':<11} {settings.kafka_bootstrap}")
     lines.append(f"  {'clickhouse':<11} {settings.clickhouse_url}")
     lines.append(f"  {'data':<11} {settings.data_dir}/")

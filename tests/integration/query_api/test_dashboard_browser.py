@@ -205,7 +205,7 @@ async def test_an_empty_tenant_and_an_unreachable_store(
     await expect(page.locator("#banner")).to_be_hidden()
 
     # ClickHouse unreachable: a banner, and the page retries until the store answers again.
-    app_service = service.server.app[SERVICE]
+    app_service = service.app[SERVICE]
     real = app_service.storage
     down = Settings(clickhouse_url="http://127.0.0.1:9", clickhouse_database=fresh_settings.clickhouse_database)
     app_service.storage = ClickHouseStorage(down)
