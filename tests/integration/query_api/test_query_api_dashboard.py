@@ -65,6 +65,11 @@ async def test_every_section_counts_the_known_events(api: Any, write: Any, dashb
     assert top["value"] == "LEAKED-KEY" and top["flagged"] == len(leaked)
     assert top["users"] == len({e.raw.fields["user_identifier"] for e in leaked})
     assert len(offenders["license_keys"]) == 3 and len(offenders["activations"]) == 3
+    daily = await answer(api, "offenders", range="90d", limit="3")  # from flagged_keys_daily
+    assert [(o["value"], o["flagged"], o["users"]) for o in daily["license_keys"]] == [
+        (o["value"], o["flagged"], o["users"]) for o in offenders["license_keys"]
+    ]
+    assert daily["license_keys"][0]["reasons"] == top["reasons"]
 
     versions = await answer(api, "versions", range="7d")
     assert sum(p["records"] for p in versions["products"]) == 96

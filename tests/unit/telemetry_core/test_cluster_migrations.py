@@ -12,6 +12,7 @@ import pytest
 from telemetry_core.clickhouse.migrate import load_migrations
 from telemetry_core.settings import Settings, SettingsError
 
+DASHBOARD_TABLES = ("events_daily", "red_flags_hourly", "red_flags_daily", "flagged_keys_hourly", "flagged_keys_daily")
 CLUSTER = Settings(clickhouse_cluster="prod_cluster", clickhouse_database="tel")
 SINGLE = Settings(clickhouse_database="tel")
 
@@ -39,9 +40,10 @@ def test_replicated_local_tables_keep_the_server_macros() -> None:
     text = "\n".join(statements(CLUSTER))
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tel/events_local', '{replica}')" in text
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tel/events_hourly_local', '{replica}')" in text
-    for table in ("red_flags_hourly_local", "flagged_keys_hourly_local"):
-        assert f"ReplicatedAggregatingMergeTree('/clickhouse/tables/{{shard}}/tel/{table}', '{{replica}}')" in text
-    assert text.count("replicated_deduplication_window = 10000") == 4
+    for table in DASHBOARD_TABLES:
+        path = f"/clickhouse/tables/{{shard}}/tel/{table}_local"
+        assert f"ReplicatedAggregatingMergeTree('{path}', '{{replica}}')" in text
+    assert text.count("replicated_deduplication_window = 10000") == 7
 
 
 def test_services_keep_querying_events_and_events_hourly() -> None:
@@ -78,7 +80,7 @@ def test_a_cluster_name_must_be_an_identifier() -> None:
 
 def test_dashboard_tables_mirror_the_single_server_ones() -> None:
     single, cluster = statements(SINGLE), statements(CLUSTER)
-    for name in ("red_flags_hourly", "flagged_keys_hourly"):
+    for name in DASHBOARD_TABLES:
         table = next(s for s in single if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name}\n"))
         local = next(s for s in cluster if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name}_local "))
         assert table[table.index("(") : table.index("ENGINE")] == local[local.index("(") : local.index("ENGINE")]
