@@ -2,7 +2,7 @@
 
 Reuses ``bench/query.py``'s ClickHouse, dataset (``bench_query_<N>``, generated once and kept in
 ``.data/bench-query``) and service process; applies any new migration to the kept dataset first
-(0003 copies the existing events into the dashboard tables, 0004 builds the lookup projections).
+(0003 copies the existing events into the dashboard tables).
 Each scenario is one ``wrk`` run (one connection, one request at a time, ``--latency``) of
 ``--seconds`` against the service, with the Bearer header; ``wrk`` reports p50 and p99. The
 dataset covers October 2026, so every window ends at ``to=2026-10-30T12:00:00Z``.
