@@ -108,27 +108,29 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """The top ``limit`` license keys and activation ids by flagged events in the window.
 
     Rows: (kind, value, flagged, reasons, users, last seen, a data type and group it was flagged in:
-    the one with most of its records when read from the hourly table).
+    the one with most of its records). Two steps: rank by the flagged counts alone (cheap columns),
+    then merge reasons and user states for the chosen keys only.
     """
     narrowed = any(v is not None for v in (query.product_id, query.data_type, query.data_group))
+    lead = ("kind IN {kinds:Array(String)}",)
     if query.bucket == "hour" or narrowed:
-        where, parameters = _where(db, tenant, query, bucket="hour", lead=("kind IN {kinds:Array(String)}",))
-        inner = (
-            " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
-            " uniqMergeState(users) AS u, max(last_seen) AS seen"
-            f" FROM {{db:Identifier}}.flagged_keys_hourly{where} GROUP BY kind, value, data_type, data_group"
-        )
+        where, parameters = _where(db, tenant, query, bucket="hour", lead=lead)
+        table = "{db:Identifier}.flagged_keys_hourly"
     else:
-        where, parameters = _where(db, tenant, query, bucket="day", lead=("kind IN {kinds:Array(String)}",))
-        inner = (
-            " SELECT kind, value, data_type, data_group, events AS n, reasons AS r, users AS u, last_seen AS seen"
-            f" FROM {{db:Identifier}}.flagged_keys_daily{where}"
-        )
+        where, parameters = _where(db, tenant, query, bucket="day", lead=lead)
+        table = "{db:Identifier}.flagged_keys_daily"
     parameters |= {"kinds": list(KINDS), "limit": query.limit}
+    top = (
+        f"SELECT kind, value FROM {table}{where} GROUP BY kind, value"
+        " ORDER BY kind, sum(events) DESC, value LIMIT {limit:UInt32} BY kind"
+    )
     sql = (
         "SELECT kind, value, sum(n) AS flagged, groupUniqArrayArray(r), uniqMerge(u), max(seen),"
-        f" argMax(data_type, n), argMax(data_group, n) FROM ({inner}"
-        ") GROUP BY kind, value ORDER BY kind, flagged DESC, value LIMIT {limit:UInt32} BY kind"
+        " argMax(data_type, n), argMax(data_group, n) FROM ("
+        " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
+        " uniqMergeState(users) AS u, max(last_seen) AS seen"
+        f" FROM {table}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"
+        ") GROUP BY kind, value ORDER BY kind, flagged DESC, value"
     )
     return Statement(sql, parameters)
 
