@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from aiohttp import hdrs, web
 
 from query_api import handlers
+from query_api.dashboard import add_dashboard_routes
 from query_api.params import AGGREGATE_PARAMS, RECORD_PARAMS
 from query_api.service import SERVICE, Service
 from query_api.storage import Storage, StorageUnavailable
@@ -89,6 +90,7 @@ def create_app(
     app.cleanup_ctx.append(_storage_lifetime)
     app.cleanup_ctx.append(reference_data.lifetime(lambda app: app[SERVICE].reference))
     register(app)
+    add_dashboard_routes(app)
     return app
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from telemetry_core.events import FieldErrors
-from telemetry_core.flags import FLAG_NAMES
+from telemetry_core.flags import FLAG_NAMES, RED_FLAG_REASONS
 from telemetry_core.validation import DATA_TYPES, label
 
 TEXT_FILTERS = ("product_id", "user_identifier", "license_key", "activation_identifier", "product_version")
@@ -26,7 +26,7 @@ FORMATS = ("json", "ndjson", "csv")
 INTERVALS = ("hour", "day")
 MAX_TEXT = 255
 
-_COMMON = ("api_key", "data_type", "data_group", *TEXT_FILTERS, *FLAG_NAMES, "from", "to")
+_COMMON = ("api_key", "data_type", "data_group", *TEXT_FILTERS, *FLAG_NAMES, "red_flag", "from", "to")
 RECORD_PARAMS = (*_COMMON, "limit", "cursor", "format")
 AGGREGATE_PARAMS = (*_COMMON, "interval", "limit")
 
@@ -50,11 +50,17 @@ class Filters:
     flags: tuple[tuple[str, int], ...] = ()  # (name, 0 or 1) in FLAG_NAMES order
     since_ms: int | None = None  # inclusive
     until_ms: int | None = None  # exclusive
+    red_flag: str | None = None  # one of RED_FLAG_REASONS: records whose red_flags hold it
+
+    @property
+    def names_indexed_column(self) -> bool:
+        """True when a filter names a bloom-indexed, high-cardinality column (user, license, activation)."""
+        return any(name in EVENT_ONLY_FILTERS for name, _ in self.text)
 
     @property
     def needs_events(self) -> bool:
         """True when a filter names a column only the ``events`` table has."""
-        return any(name in EVENT_ONLY_FILTERS for name, _ in self.text)
+        return self.names_indexed_column or self.red_flag is not None
 
 
 @dataclass(frozen=True)
@@ -152,13 +158,14 @@ def _filters(values: Values, errors: FieldErrors) -> Filters | None:
         errors["data_group"] = ["The data group field is required."]
     text = tuple((n, v) for n in TEXT_FILTERS if (v := _text(values, errors, n)) is not None)
     flags = tuple((n, f) for n in FLAG_NAMES if (f := _flag(values, errors, n)) is not None)
+    red_flag = _choice(values, errors, "red_flag", RED_FLAG_REASONS)
     since = _time(values, errors, "from")
     until = _time(values, errors, "to")
     if since is not None and until is not None and until <= since:
         errors["to"] = ["The to field must be a date after from."]
     if errors or data_type is None or data_group is None:
         return None
-    return Filters(data_type, data_group, text, flags, since, until)
+    return Filters(data_type, data_group, text, flags, since, until, red_flag)
 
 
 def _flag(values: Values, errors: FieldErrors, name: str) -> int | None:

@@ -59,6 +59,9 @@ class Storage(Protocol):
     def export(self, tenant: str, query: RecordQuery) -> AsyncGenerator[bytes, None]:
         """Every matching record as NDJSON or CSV bytes (``query.format``), in bounded chunks."""
 
+    async def read(self, action: str, statement: Statement) -> list[Row]:
+        """Every row of one statement built by ``queries`` or ``dashboard_queries`` (``action`` names it in errors)."""
+
 
 @contextlib.contextmanager
 def translated(action: str) -> Iterator[None]:
@@ -117,6 +120,9 @@ class ClickHouseStorage:
         with translated(action):
             result = await client.query(statement.sql, parameters=statement.parameters, settings=statement.settings)
             return list(result.result_rows)
+
+    async def read(self, action: str, statement: Statement) -> list[Row]:
+        return await self._rows(action, statement)
 
     async def ready(self) -> bool:
         try:

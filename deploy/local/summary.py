@@ -52,6 +52,8 @@ def summary(settings: Settings, report: StackReport) -> str:
             state = ", ".join(f"{name} :{port}" for name, port in processes) if spec.scaling == "replicas" else (
                 f"{state} ({len(processes)} processes sharing the port)")
         lines.append(f"  {spec.name:<11} {state}")
+    if "query" in report.services:
+        lines.append(f"  {'dashboard':<11} {urls['query']}/dashboard  (sign in with the demo read key)")
     lines.append(f"  {'kafka':<11} {settings.kafka_bootstrap}")
     lines.append(f"  {'clickhouse':<11} {settings.clickhouse_url}")
     if settings.shard_urls:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry_core.flags import RED_FLAG_REASONS
 from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
 
 _TEXT = {"type": "string", "maxLength": 255}
@@ -35,6 +36,7 @@ _FILTERS = [
     _param("product_version_exists", "Product version exists (1/0)", _FLAG),
     _param("is_correct_format", "Is correct format (1/0)", _FLAG),
     _param("has_red_flags", "Has red flags (1/0)", _FLAG),
+    _param("red_flag", "Records whose red_flags hold this reason", {"type": "string", "enum": list(RED_FLAG_REASONS)}),
     _param("from", "Records received at or after this time", _TIME),
     _param("to", "Records received before this time (must be after from)", _TIME),
 ]

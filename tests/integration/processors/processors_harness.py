@@ -250,10 +250,12 @@ async def eventually(check: Callable[[], Awaitable[bool]] | Callable[[], bool], 
 
 
 async def stored(client: Client, tenant: str, expected: int, timeout: float = 60.0) -> None:
-    """Until ``expected`` distinct event ids of ``tenant`` are visible."""
+    """Until ``expected`` distinct event ids of ``tenant`` are visible, in ``events`` and in
+    ``events_hourly``: an insert's part in ``events`` becomes visible before the materialized views
+    (one per aggregate table) have written theirs, and the insert returns only after all of them."""
 
     def done() -> bool:
-        return counts(client, tenant)[2] >= expected
+        return counts(client, tenant)[2] >= expected and hourly_events(client, tenant) >= expected
 
     await eventually(lambda: asyncio.to_thread(done), timeout, f"{expected} rows of {tenant}")
 

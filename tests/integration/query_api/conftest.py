@@ -99,3 +99,47 @@ async def api(fresh_settings: Settings, signer: Signer) -> AsyncIterator[TestCli
     )
     async with TestClient(TestServer(app)) as client:
         yield client
+
+
+# The dashboard tests' known data: tenant acme over the last four days with the piracy reasons
+# the dashboard shows, plus one event of another tenant.
+DASHBOARD_HOUR_MS = 3_600_000
+DASHBOARD_REASONS = (
+    ("license_unknown",),
+    ("activation_unknown",),
+    ("license_revoked", "activation_unknown"),
+    ("license_expired",),
+    ("license_product_mismatch",),
+    ("product_version_unknown",),
+    (),
+    (),
+)
+
+
+def dashboard_events(now_ms: int) -> list[Any]:
+    """96 acme events, one per hour back from ``now_ms``; every 8 the same reason pattern."""
+    events = []
+    for n in range(96):
+        reasons = DASHBOARD_REASONS[n % len(DASHBOARD_REASONS)]
+        licensed = "license_unknown" not in reasons
+        events.append(
+            make_event(
+                n,
+                received_at_ms=now_ms - n * DASHBOARD_HOUR_MS - 60_000,
+                data_group="startup" if n % 3 else "crash",
+                product_id="p1" if n % 4 else "p2",
+                product_version=f"1.{n % 3}",
+                user_identifier=f"u{n % 5}",
+                license_key="LEAKED-KEY" if n % 2 == 0 else f"L{n % 7}",
+                activation_identifier=f"A{n % 3}",
+                red_flags=reasons,
+                flags={"license_key_exists": licensed},
+            )
+        )
+    events.append(make_event(500, tenant="globex", received_at_ms=now_ms - 1000, red_flags=("license_unknown",)))
+    return events
+
+
+@pytest.fixture(name="dashboard_events")
+def dashboard_events_fixture() -> Callable[[int], list[Any]]:
+    return dashboard_events

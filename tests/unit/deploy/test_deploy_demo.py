@@ -62,6 +62,7 @@ def test_summary_has_both_curl_commands() -> None:
     assert ("curl -s 'http://127.0.0.1:18081/api/v1/get-telemetry-data?api_key=READ"
             "&data_type=numeric-single-value&data_group=demo'") in text
     assert "sink        not started" in text
+    assert "dashboard   http://127.0.0.1:18081/dashboard  (sign in with the demo read key)" in text
 
 
 def test_children_get_exactly_the_launchers_settings(tmp_path: Path) -> None:

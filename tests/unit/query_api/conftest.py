@@ -63,6 +63,7 @@ class FakeStorage:
     def __init__(self) -> None:
         self.rows: list[tuple[str, Row]] = []
         self.buckets: list[Row] = []
+        self.statement_rows: list[Row] = []
         self.chunks: list[bytes] = []
         self.fail = False
         self.fail_after_chunks: int | None = None
@@ -99,6 +100,11 @@ class FakeStorage:
         self._check()
         self.calls.append(("aggregates", tenant, query))
         return list(self.buckets)
+
+    async def read(self, action: str, statement: Any) -> list[Row]:
+        self._check()
+        self.calls.append(("read", action, statement))
+        return list(self.statement_rows)
 
     async def export(self, tenant: str, query: RecordQuery) -> AsyncGenerator[bytes, None]:
         self._check()

@@ -79,3 +79,20 @@ def test_export_formats() -> None:
 def test_only_known_columns_reach_sql() -> None:
     with pytest.raises(ValueError):
         queries.records_page("db", "t", RecordQuery(Filters("text", "g", text=(("x; --", "1"),)), 1), 2)
+
+
+def test_user_and_license_pages_read_from_their_projection() -> None:
+    def settings(name: str) -> dict[str, object]:
+        query = RecordQuery(Filters("text", "g", text=((name, "x"),)), 10)
+        return queries.records_page("telemetry", "acme", query, 11).settings
+
+    assert settings("user_identifier")["optimize_read_in_order"] == 0
+    assert settings("license_key")["optimize_read_in_order"] == 0
+    assert "optimize_read_in_order" not in settings("activation_identifier")
+
+
+def test_the_red_flag_filter_is_bound() -> None:
+    query = RecordQuery(Filters("text", "g", red_flag="license_revoked"), 10)
+    statement = queries.records_page("telemetry", "acme", query, 11)
+    assert "has(red_flags, {red_flag:String})" in statement.sql
+    assert statement.parameters["red_flag"] == "license_revoked"

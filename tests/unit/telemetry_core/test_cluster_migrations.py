@@ -12,6 +12,7 @@ import pytest
 from telemetry_core.clickhouse.migrate import load_migrations
 from telemetry_core.settings import Settings, SettingsError
 
+DASHBOARD_TABLES = ("events_daily", "red_flags_hourly", "red_flags_daily", "flagged_keys_hourly", "flagged_keys_daily")
 CLUSTER = Settings(clickhouse_cluster="prod_cluster", clickhouse_database="tel")
 SINGLE = Settings(clickhouse_database="tel")
 
@@ -28,7 +29,9 @@ def test_same_versions_as_the_single_server_migrations() -> None:
 
 def test_every_statement_runs_on_the_cluster_and_names_are_substituted() -> None:
     for statement in statements(CLUSTER):
-        assert "ON CLUSTER prod_cluster" in statement
+        # DDL runs on every server; a one-off copy of existing rows (INSERT through the
+        # Distributed tables) runs once.
+        assert statement.startswith("INSERT INTO tel.") or "ON CLUSTER prod_cluster" in statement
         assert "{db}" not in statement and "{cluster}" not in statement
         assert re.search(r"\btel\.", statement)
 
@@ -37,7 +40,10 @@ def test_replicated_local_tables_keep_the_server_macros() -> None:
     text = "\n".join(statements(CLUSTER))
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tel/events_local', '{replica}')" in text
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tel/events_hourly_local', '{replica}')" in text
-    assert text.count("replicated_deduplication_window = 10000") == 2
+    for table in DASHBOARD_TABLES:
+        path = f"/clickhouse/tables/{{shard}}/tel/{table}_local"
+        assert f"ReplicatedAggregatingMergeTree('{path}', '{{replica}}')" in text
+    assert text.count("replicated_deduplication_window = 10000") == 7
 
 
 def test_services_keep_querying_events_and_events_hourly() -> None:
@@ -70,3 +76,17 @@ def test_the_view_selects_the_same_aggregates() -> None:
 def test_a_cluster_name_must_be_an_identifier() -> None:
     with pytest.raises(SettingsError, match="TELEMETRY_CLICKHOUSE_CLUSTER"):
         load_migrations(Settings(clickhouse_cluster="prod; DROP"))
+
+
+def test_dashboard_tables_mirror_the_single_server_ones() -> None:
+    single, cluster = statements(SINGLE), statements(CLUSTER)
+    for name in DASHBOARD_TABLES:
+        table = next(s for s in single if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name}\n"))
+        local = next(s for s in cluster if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name}_local "))
+        assert table[table.index("(") : table.index("ENGINE")] == local[local.index("(") : local.index("ENGINE")]
+        view = next(s for s in single if f"VIEW IF NOT EXISTS tel.{name}_mv" in s)
+        cluster_view = next(s for s in cluster if f"VIEW IF NOT EXISTS tel.{name}_mv" in s)
+        assert view[view.index("SELECT") :].replace("FROM tel.events\n", "FROM tel.events_local\n") == (
+            cluster_view[cluster_view.index("SELECT") :]
+        )
+        assert f"ENGINE = Distributed(prod_cluster, tel, {name}_local, rand())" in "\n".join(cluster)
