@@ -24,7 +24,6 @@ from query_api.monitoring import timed
 from query_api.queries import Statement
 from query_api.service import SERVICE
 from service_http.answers import Refusal
-from service_http.application import add_api_route
 from telemetry_core import codes
 
 PAGE_PATH = "/dashboard"
@@ -61,8 +60,8 @@ def static_root() -> Path:
 def add_dashboard_routes(app: web.Application) -> None:
     """Register the page, its static files and every ``/api/v1/dashboard/...`` endpoint."""
     for name, (build, shape) in ENDPOINTS.items():
-        add_api_route(app, "GET", f"{API_PATH}/{name}", _endpoint(name, build, shape))
-    add_api_route(app, "GET", f"{API_PATH}/record", record)
+        app.router.add_get(f"{API_PATH}/{name}", _endpoint(name, build, shape), allow_head=False)
+    app.router.add_get(f"{API_PATH}/record", record, allow_head=False)  # no /v1 alias: no SDK calls these
     app.router.add_get(PAGE_PATH, page)
     app.router.add_static(STATIC_PATH, static_root(), append_version=False)
     app.on_response_prepare.append(_static_headers)

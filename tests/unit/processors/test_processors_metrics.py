@@ -11,7 +11,7 @@ from telemetry_core.events import Flags
 async def test_metrics_and_health() -> None:
     metrics = SinkMetrics()
     metrics.rows.inc(amount=5)
-    metrics.lag.source = lambda: {("telemetry.flagged.v1", "3"): 12.0}
+    metrics.lag.source = lambda: {("telemetry.flagged.v2", "3"): 12.0}
     problem: list[str] = []
     site = MetricsSite(metrics.registry, "127.0.0.1", 0, lambda: problem[0] if problem else None)
     async with TestClient(TestServer(site.application())) as client:
@@ -19,7 +19,7 @@ async def test_metrics_and_health() -> None:
         text = await response.text()
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         assert "telemetry_sink_rows_total 5" in text
-        assert 'telemetry_sink_consumer_lag{topic="telemetry.flagged.v1",partition="3"} 12' in text
+        assert 'telemetry_sink_consumer_lag{topic="telemetry.flagged.v2",partition="3"} 12' in text
         assert (await client.get("/healthz")).status == 200
         problem.append("dead-letter ratio 0.90 ...")
         response = await client.get("/healthz")
