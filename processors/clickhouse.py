@@ -79,7 +79,10 @@ class ClickHouseEvents:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: Client | None = None
-        self._insert_settings: dict[str, Any] = dict(INSERT_SETTINGS)
+        # One block per insert, whatever its size: parallel parsing would cut the rows into chunks
+        # at byte boundaries, and a retried insert must repeat exactly the same blocks (each block's
+        # deduplication id derives from the token and its position).
+        self._insert_settings: dict[str, Any] = {**INSERT_SETTINGS, "input_format_parallel_parsing": 0}
         if settings.clickhouse_cluster:
             self._insert_settings["distributed_foreground_insert"] = 1
 

@@ -24,6 +24,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from query_api.app import create_app
 from query_api.service import SERVICE
 from query_api.storage import ClickHouseStorage
+from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
@@ -65,7 +66,9 @@ async def service(fresh_settings: Settings, signer: Signer) -> AsyncIterator[Tes
     store = ReferenceStore()
     for secret, (tenant, capabilities) in KEYS.items():
         store.put(ApiKey(secret, tenant, hash_key(secret), frozenset(capabilities)))
-    app = create_app(fresh_settings, storage=ClickHouseStorage(fresh_settings), reference=store, signer=signer)
+    app = create_app(
+        fresh_settings, storage=ClickHouseStorage(fresh_settings), reference=FixedReference(store), signer=signer
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
