@@ -110,7 +110,11 @@ class Load:
         url = f"http://127.0.0.1:{self.cluster.settings.ingest_port}/api/v1/send-telemetry-data"
         fields = self.cluster.fields(self.data_group)
         timeout = aiohttp.ClientTimeout(total=30)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # A new connection per request, as a fleet of installs makes them: the kernel spreads
+        # connections (not requests) over the ingest processes sharing the port, so six
+        # keep-alive connections could all land on one process.
+        connector = aiohttp.TCPConnector(force_close=True)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
             while not self._stop.is_set():
                 event_id, began = str(uuid.uuid4()), time.monotonic()
                 try:
