@@ -21,7 +21,7 @@ from processors.batch import OutRecord, SourceMessage
 from processors.dlq import invalid
 from processors.errors import InvalidMessage
 from telemetry_core.clickhouse.rows import encode_row, row
-from telemetry_core.events import EventDecodeError, Flags, check_raw_body, loads_object
+from telemetry_core.events import EventDecodeError, Flags, decode_wire
 from telemetry_core.flags import compute_flags
 from telemetry_core.reference import ReferenceLookup
 from telemetry_core.validation import check
@@ -78,11 +78,11 @@ def flag_record(value: bytes | None, rules: FlagRules, now_ms: int) -> tuple[byt
     """(key: the event id, received_at_ms, the row as JSONCompactEachRow bytes, the flags) of one raw record."""
     if value is None:
         raise EventDecodeError("no value (tombstone)")
-    raw = check_raw_body(loads_object(value))
-    tenant_id, fields, ref = raw["tenant_id"], raw["fields"], rules.ref
-    checked = check(fields, lambda product_id: ref.product(tenant_id, product_id) is not None)
+    raw = decode_wire(value)
+    tenant_id, ref = raw.tenant_id, rules.ref
+    checked = check(raw.fields, lambda product_id: ref.product(tenant_id, product_id) is not None)
     flags = compute_flags(tenant_id, checked.values, checked.errors, ref)
     tenant = ref.tenant(tenant_id)
     retention = (tenant.retention_days if tenant is not None else None) or rules.default_retention_days
     value = encode_row(row(raw, checked, flags, now_ms, retention))
-    return raw["event_id"].encode(), raw["received_at_ms"], value, flags
+    return raw.event_id.encode(), raw.received_at_ms, value, flags

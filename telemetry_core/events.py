@@ -133,6 +133,45 @@ def check_raw_body(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+class RawWire(msgspec.Struct, gc=False):
+    """A raw record as the flagger reads it: decoded and type-checked in one pass (msgspec, in C),
+    fields by attribute. Not tracked by the garbage collector: it holds no cycles, and the
+    flagger makes one per event. Unknown members (an older record's ``errors``) are ignored."""
+
+    event_id: str
+    received_at_ms: int
+    tenant_id: str
+    api_key_id: str
+    client_ip: str
+    user_agent: str
+    fields: dict[str, Any]
+    v: int
+
+
+_wire_decoder = msgspec.json.Decoder(RawWire)
+
+
+def decode_wire(data: bytes) -> RawWire:
+    """The raw record ``data`` of this schema version, or ``EventDecodeError`` saying why not
+    (the same reasons as ``check_raw_body``)."""
+    try:
+        wire = _wire_decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        check_raw_body(loads_object(data))  # raises with the field that is wrong
+        raise EventDecodeError(f"not a raw event: {exc}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError) as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from None
+    if wire.v != SCHEMA_VERSION:
+        raise EventDecodeError(f"unknown schema version {wire.v!r}")
+    return wire
+
+
+def wire_of(event: RawEvent) -> RawWire:
+    """The ``RawWire`` of an event, as the flagger would read it back from Kafka."""
+    return RawWire(event.event_id, event.received_at_ms, event.tenant_id, event.api_key_id, event.client_ip,
+                   event.user_agent, event.fields, event.schema_version)
+
+
 def raw_from_dict(body: dict[str, Any]) -> RawEvent:
     check_raw_body(body)
     return RawEvent(

@@ -27,18 +27,16 @@ RED_FLAG_REASONS = (
 )
 
 
-def _text(values: Mapping[str, Any], name: str) -> str | None:
-    value = values.get(name)
-    return value if isinstance(value, str) else None
+def _text(value: Any) -> str | None:
+    return value if type(value) is str else None
 
 
 def compute_flags(tenant_id: str, values: Mapping[str, Any], errors: FieldErrors, ref: ReferenceLookup) -> Flags:
     """The flags of one event of ``tenant_id`` whose validation (``telemetry_core.validation.check``)
     produced ``errors`` and the stored ``values`` (texts already stripped, blanks already None)."""
-    product_id = _text(values, "product_id")
-    version = _text(values, "product_version")
-    license_key = _text(values, "license_key")
-    activation = _text(values, "activation_identifier")
+    get = values.get
+    product_id, version = _text(get("product_id")), _text(get("product_version"))
+    license_key, activation = _text(get("license_key")), _text(get("activation_identifier"))
 
     product = ref.product(tenant_id, product_id) if product_id else None
     version_known = product is not None and version is not None and version in product.versions

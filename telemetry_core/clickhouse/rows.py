@@ -15,10 +15,9 @@ for code that inserts through clickhouse-connect's typed path (test and benchmar
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
-from telemetry_core.events import SCHEMA_VERSION, EventDecodeError, FlaggedEvent, Flags, dumps
+from telemetry_core.events import SCHEMA_VERSION, EventDecodeError, FlaggedEvent, Flags, RawWire, dumps, wire_of
 from telemetry_core.validation import Checked, check
 
 EVENT_COLUMNS = (
@@ -63,28 +62,28 @@ MAX_RETENTION_DAYS = 0xFFFF
 
 
 def row(
-    raw: Mapping[str, Any],
+    raw: RawWire,
     checked: Checked,
     flags: Flags,
     processed_at_ms: int,
     retention_days: int,
 ) -> list[Any]:
-    """The row of the raw event ``raw`` (its wire form, see ``telemetry_core.events.raw_body``),
-    in ``EVENT_COLUMNS`` order.
+    """The row of the raw event ``raw`` (as decoded from Kafka), in ``EVENT_COLUMNS`` order.
 
     Raises ``EventDecodeError`` for an event no ``events`` row can hold (a time outside
     1970-2299, a retention outside UInt16): inserting it would fail the whole batch."""
-    received_at_ms = raw["received_at_ms"]
+    received_at_ms = raw.received_at_ms
     for name, ms in (("received_at_ms", received_at_ms), ("processed_at_ms", processed_at_ms)):
         if not 0 <= ms <= MAX_TIME_MS:
             raise EventDecodeError(f"unstorable event: {name} {ms} outside 1970-2299")
+    processed = _processed_text(processed_at_ms)
     if not 0 <= retention_days <= MAX_RETENTION_DAYS:
         raise EventDecodeError(f"unstorable event: retention_days {retention_days} outside 0-65535")
     v = checked.values
     return [
-        raw["event_id"],
-        raw["tenant_id"],
-        raw["api_key_id"],
+        raw.event_id,
+        raw.tenant_id,
+        raw.api_key_id,
         v["data_type"] or "",
         v["data_group"] or "",
         v["numeric_data_single_value"],
@@ -103,11 +102,11 @@ def row(
         int(flags.has_red_flags),
         flags.red_flags,
         dumps(checked.errors).decode() if checked.errors else "{}",
-        dumps(raw["fields"]).decode(),
-        raw["client_ip"],
-        raw["user_agent"],
+        dumps(raw.fields).decode(),
+        raw.client_ip,
+        raw.user_agent,
         _time_text(received_at_ms),
-        _time_text(processed_at_ms),
+        processed,
         retention_days,
         SCHEMA_VERSION,
     ]
@@ -122,6 +121,16 @@ def _time_text(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
 
 
+_processed: tuple[int, str] = (-1, "")  # every row of a batch has the same processed_at
+
+
+def _processed_text(ms: int) -> str:
+    global _processed
+    if _processed[0] != ms:
+        _processed = (ms, _time_text(ms))
+    return _processed[1]
+
+
 def _time(text: str) -> dt.datetime:
     seconds, millis = text.split(".")
     return dt.datetime.fromtimestamp(int(seconds), tz=dt.UTC) + dt.timedelta(milliseconds=int(millis))
@@ -129,18 +138,8 @@ def _time(text: str) -> dt.datetime:
 
 def event_row(event: FlaggedEvent) -> list[Any]:
     """``row`` of a ``FlaggedEvent`` as a list in ``EVENT_COLUMNS`` order, times as datetimes."""
-    raw = event.raw
-    body = {
-        "event_id": raw.event_id,
-        "tenant_id": raw.tenant_id,
-        "api_key_id": raw.api_key_id,
-        "client_ip": raw.client_ip,
-        "user_agent": raw.user_agent,
-        "received_at_ms": raw.received_at_ms,
-        "fields": raw.fields,
-    }
-    checked = Checked(event.errors, check(raw.fields, lambda _: True).values)
-    values = row(body, checked, event.flags, event.processed_at_ms, event.retention_days)
+    checked = Checked(event.errors, check(event.raw.fields, lambda _: True).values)
+    values = row(wire_of(event.raw), checked, event.flags, event.processed_at_ms, event.retention_days)
     received, processed = EVENT_COLUMNS.index("received_at"), EVENT_COLUMNS.index("processed_at")
     values[received], values[processed] = _time(values[received]), _time(values[processed])
     values[EVENT_COLUMNS.index("red_flags")] = list(event.flags.red_flags)

@@ -16,7 +16,7 @@ from deploy.local.ports import free_ports
 from processors.clickhouse import ClickHouseEvents
 from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from telemetry_core.clickhouse.rows import encode_row, row
-from telemetry_core.events import Flags, RawEvent, raw_body
+from telemetry_core.events import Flags, RawEvent, wire_of
 from telemetry_core.settings import Settings
 from telemetry_core.validation import check
 
@@ -27,8 +27,8 @@ def rows(tenant: str, ids: list[str], received_at_ms: int, **fields: object) -> 
     """Rows as the flagger makes them."""
     found = []
     for i in ids:
-        body = raw_body(RawEvent(i, received_at_ms, tenant, "k", "ip", "ua", {**GOOD_FIELDS, **fields}))
-        found.append(encode_row(row(body, check(body["fields"], lambda _: True), FLAGS, received_at_ms + 1, 30)))
+        wire = wire_of(RawEvent(i, received_at_ms, tenant, "k", "ip", "ua", {**GOOD_FIELDS, **fields}))
+        found.append(encode_row(row(wire, check(wire.fields, lambda _: True), FLAGS, received_at_ms + 1, 30)))
     return found
 
 

@@ -15,10 +15,12 @@ from telemetry_core.events import (
     RawEvent,
     check_raw_body,
     decode_raw,
+    decode_wire,
     dumps,
     encode_raw,
     loads_object,
     raw_body,
+    wire_of,
 )
 
 RAW = RawEvent(
@@ -139,3 +141,29 @@ def test_nested_field_values_round_trip_verbatim() -> None:
     fields = {"hwid": "H-1", "country": "BE", "flags": {"beta": True, "tiers": [1, 2.5]}, "metadata": [{"k": None}]}
     event = dataclasses.replace(RAW, fields=fields)
     assert decode_raw(encode_raw(event)) == event
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\xff\xfe", "not JSON"),
+        (b"{not json", "not JSON"),
+        (b"[1, 2]", "not a JSON object"),
+        (_raw_body(v=2), "unknown schema version 2"),
+        (_raw_body(v=...), "unknown schema version None"),
+        (_raw_body(event_id=5), "field 'event_id' missing or not str"),
+        (_raw_body(received_at_ms=True), "field 'received_at_ms' missing or not int"),
+        (_raw_body(fields=[1]), "field 'fields' missing or not dict"),
+    ],
+)
+def test_the_flaggers_typed_decode_says_why_as_well(data: bytes, reason: str) -> None:
+    with pytest.raises(EventDecodeError) as caught:
+        decode_wire(data)
+    assert reason in caught.value.reason
+
+
+def test_the_typed_decode_reads_what_encode_raw_writes_and_ignores_old_members() -> None:
+    assert decode_wire(encode_raw(RAW)) == wire_of(RAW)
+    assert decode_wire(_raw_body(errors=...)) == wire_of(RAW)  # records without ``errors`` too
+    big = decode_wire(encode_raw(dataclasses.replace(RAW, fields={"n": 2**70})))
+    assert big.fields == {"n": 2**70}

@@ -19,7 +19,7 @@ from telemetry_core.clickhouse.rows import (
     event_row,
     row,
 )
-from telemetry_core.events import EventDecodeError, FlaggedEvent, Flags, RawEvent, raw_body
+from telemetry_core.events import EventDecodeError, FlaggedEvent, Flags, RawEvent, wire_of
 from telemetry_core.validation import check
 
 
@@ -52,7 +52,7 @@ FLAGS = Flags(True, True, False, True, True, ("product_version_unknown",))
 
 
 def wire_row(fields: dict[str, Any], processed_at_ms: int = 1_708_999_141_500, retention: int = 45, **raw: Any) -> Any:
-    body = raw_body(flagged(fields, **raw).raw)
+    body = wire_of(flagged(fields, **raw).raw)
     return row(body, check(fields, lambda _: True), FLAGS, processed_at_ms, retention)
 
 
