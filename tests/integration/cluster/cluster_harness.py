@@ -158,11 +158,10 @@ def shard_rows(cluster: Cluster, data_group: str) -> list[int]:
 
 
 async def stored_once(
-    cluster: Cluster, data_group: str, acked: set[str], timeout: float = 90.0, hourly_exact: bool = True
+    cluster: Cluster, data_group: str, acked: set[str], timeout: float = 90.0
 ) -> int:
     """Until every acknowledged id is stored; then asserts one row per id through the
-    Distributed table (also without FINAL) and one count per id in the aggregate (at least one
-    with ``hourly_exact=False``: see the shard-down test). Returns rows."""
+    Distributed table (also without FINAL) and one count per id in the aggregate. Returns rows."""
     client = cluster.client()
     try:
         def all_there() -> bool:
@@ -175,7 +174,7 @@ async def stored_once(
         await asyncio.sleep(2)  # late duplicates (re-read after a rebalance) must not add rows
         rows, ids, hourly = await asyncio.to_thread(stored_ids, client, data_group)
         assert rows == len(ids), (rows, len(ids), hourly)
-        assert hourly == rows if hourly_exact else hourly >= rows, (rows, len(ids), hourly)
+        assert hourly == rows, (rows, len(ids), hourly)
         assert acked <= set(ids)
         assert all(count > 0 for count in shard_rows(cluster, data_group)), "both shards hold some rows"
         return rows

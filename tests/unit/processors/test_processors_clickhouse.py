@@ -135,6 +135,8 @@ def test_setup_errors_stop_the_worker(tmp_path: Path, clients: list[FakeClient],
     "exc",
     [
         server_error(241, "MEMORY_LIMIT_EXCEEDED"),
+        server_error(32, "ATTEMPT_TO_READ_AFTER_EOF"),  # a shard died mid-insert: the others kept theirs
+        server_error(210, "NETWORK_ERROR"),
         server_error(202, "TOO_MANY_SIMULTANEOUS_QUERIES", cls=OperationalError),
         OperationalError("Network Error: connection reset"),
         ConnectionRefusedError(111, "Connection refused"),
