@@ -39,6 +39,10 @@ class Settings:
         metadata=_doc("what telemetry-local starts: single (one of each) or cluster (see docs/operations.md)"),
     )
     log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
+    demo_events: int = field(
+        default=600,
+        metadata=_doc("sample events telemetry-local sends once per data folder, for the dashboard (0: none)"),
+    )
 
     kafka_bootstrap: str = field(default="127.0.0.1:9092", metadata=_doc("Kafka bootstrap servers, comma separated"))
     kafka_controller_port: int = field(default=9093, metadata=_doc("KRaft controller port of the local Kafka launcher"))

@@ -22,11 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from deploy.local import control, demo
+from deploy.local import control, demo, demo_events
 from deploy.local.errors import LaunchError
 from deploy.local.kafka_jars import ensure_jars
 from deploy.local.ports import require_free
-from deploy.local.services import SERVICES, instances, is_installed
+from deploy.local.services import SERVICES, instances, is_installed, service_url
 from deploy.local.stack import Stack, installed_services, service_ports
 from deploy.local.summary import StackReport, summary
 from deploy.local.topology import effective_settings, kafka_nodes, server_ports, shards
@@ -60,6 +60,12 @@ def start(settings: Settings, stack: Stack) -> StackReport:
         else:
             notes.append("demo reference data not applied: telemetry_core.admin is not installed yet")
     stack.start_services(specs)
+    ingest = next((spec for spec in specs if spec.name == "ingest"), None)
+    if keys is not None and identity is not None and ingest is not None:
+        sent = demo_events.seed(service_url(settings, ingest), keys.send_key, identity, settings.data_dir,
+                                settings.demo_events)
+        if sent:
+            out(sent)
     missing = [spec.script for spec in SERVICES if spec not in specs]
     if missing:
         notes.append(f"not started because their code is not installed yet: {', '.join(missing)}")
