@@ -4,7 +4,8 @@
 security), ``operations`` the operations paths; ``ingest`` and ``query`` hold their own paths
 (and schemas). Each service documents exactly what it serves: its own paths, the operations
 paths, and the host-root alias (``/v1/...``) of every ``/api/v1/...`` path, which the JS SDK
-calls. Plain dictionaries only: no web framework is imported here.
+calls (but not of ``UNALIASED_PATHS``: the dashboard's data calls, which no SDK makes). Plain
+dictionaries only: no web framework is imported here.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def document(service: str) -> dict[str, Any]:
     for path in list(paths):
         if path.startswith(API_PREFIX):
             paths[ROOT_PREFIX + path.removeprefix(API_PREFIX)] = paths[path]
+    paths.update(getattr(module, "UNALIASED_PATHS", {}))
     return copy.deepcopy(
         {
             "openapi": "3.0.3",

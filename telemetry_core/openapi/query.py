@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from telemetry_core.flags import RED_FLAG_REASONS
+from telemetry_core.openapi import dashboard
 from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
 
 _TEXT = {"type": "string", "maxLength": 255}
@@ -163,5 +164,7 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+
+UNALIASED_PATHS = dashboard.PATHS
 
 READINESS = "Reference data loaded and ClickHouse answering with its tables (503 names what is missing)"

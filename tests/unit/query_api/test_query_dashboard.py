@@ -106,3 +106,17 @@ async def test_endpoints_authenticate_then_validate_then_read(client: Any, stora
     storage.fail = True
     down = await client.get("/api/v1/dashboard/alerts", headers=bearer)
     assert down.status == 503 and down.headers["Retry-After"] == "1"
+
+
+def test_the_openapi_document_states_the_dashboards_own_limits() -> None:
+    from query_api import dashboard_params as params
+    from telemetry_core.openapi import dashboard as doc
+    from telemetry_core.openapi import document
+
+    assert list(params.RANGES) == doc.RANGES and doc.MAX_TOP == params.MAX_TOP
+    window = {p["name"]: p["schema"] for p in doc.PATHS["/api/v1/dashboard/stats"]["get"]["parameters"]}
+    assert set(window) == set(params.DASHBOARD_PARAMS) and window["range"]["default"] == params.DEFAULT_RANGE
+    record = {p["name"] for p in doc.PATHS["/api/v1/dashboard/record"]["get"]["parameters"]}
+    assert record == set(params.RECORD_PARAMS)
+    paths = document("query")["paths"]
+    assert "/api/v1/dashboard/alerts" in paths and not any(p.startswith("/v1/dashboard") for p in paths)
