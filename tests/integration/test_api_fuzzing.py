@@ -31,7 +31,7 @@ from telemetry_core.settings import Settings
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 MAX_EXAMPLES = 20
-TIMEOUT_S = 900
+TIMEOUT_S = 420  # a hung run fails instead of blocking the suite (the query run took 171 s at load 30)
 SEED = 9
 TENANT = f"fuzz-{uuid.uuid4().hex[:8]}"
 SECRET = f"fuzz-key-{uuid.uuid4()}"
@@ -143,4 +143,4 @@ def test_no_server_error_and_nothing_undocumented(services: dict[str, str], tmp_
         for name, run in runs.items()
         if run.returncode != 0 or "Tested:" not in outputs[name]
     ]
-    print(outputs["query"][-5000:]); assert not problems, "\n\n".join(problems)
+    assert not problems, "\n\n".join(problems)
