@@ -7,7 +7,8 @@ environment. A service is ready when its HTTP endpoint answers 200 (the ingest's
 In the cluster topology a service may run as several processes (``deploy.local.topology``):
 the workers' replicas each get their own metrics port (``+10`` per replica), the ingest
 processes share one port with ``SO_REUSEPORT``; such a process is ready only once it listens
-on that port itself (checked in ``/proc``) and the port answers.
+on that port itself (checked in ``/proc``) and the port answers 200 on every one of
+``SHARED_READY_CHECKS`` new connections (any of which the kernel may hand to this process).
 """
 
 from __future__ import annotations
@@ -99,6 +100,9 @@ def service_url(settings: Settings, spec: ServiceSpec) -> str:
     return f"http://{host}:{getattr(settings, spec.port_field)}"
 
 
+SHARED_READY_CHECKS = 24
+
+
 def http_ok(url: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -147,4 +151,8 @@ class Service:
             record = pidfiles.read(pidfiles.pid_path(self._run_dir, self.name))
             if record is None or not listens(record.pid, self._port):
                 return False
+            # The kernel picks a listener per connection (a hash of its addresses), and each
+            # check is a new connection: SHARED_READY_CHECKS answers of 200 in a row leave a
+            # chance of 2**-SHARED_READY_CHECKS that this process has not answered one of them.
+            return all(http_ok(self.url + self.spec.health_path) for _ in range(SHARED_READY_CHECKS))
         return http_ok(self.url + self.spec.health_path)
