@@ -22,13 +22,12 @@ from deploy.local.environment import child_environ
 from deploy.local.ports import free_ports
 from deploy.local.services import http_ok
 from processors.app import names
-from processors.batch import OutRecord
-from processors.publisher import KafkaPublisher
 from telemetry_core import topics
 from telemetry_core.clickhouse.connection import connect
 from telemetry_core.clickhouse.migrate import apply_migrations
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, ROW_FORMAT
 from telemetry_core.events import RawEvent, encode_raw
+from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord
 from telemetry_core.settings import Settings
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")

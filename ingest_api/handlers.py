@@ -18,14 +18,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ingest_api import event_ids, parsing
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
-from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
 from service_http.answers import CLIENT_IP, Answers, Refusal, unavailable
 from service_http.reference import ReferenceSource, authenticated
 from telemetry_core import codes
 from telemetry_core.auth import SEND
 from telemetry_core.events import FieldErrors, RawEvent, encode_raw
+from telemetry_core.kafka_publisher import TOO_LARGE, OutRecord, Publisher, PublishError
 from telemetry_core.reference import ApiKey, hash_key
 from telemetry_core.settings import Settings
+from telemetry_core.topics import RAW
 from telemetry_core.validation import validate
 
 API_KEY = "api_key"
@@ -76,7 +77,7 @@ class SendHandlers:
             errors,
         )
         code = _saved_code(errors)
-        await self._publish([(event_id.encode(), encode_raw(event))], [code.code])
+        await self._publish([OutRecord(RAW, event_id.encode(), encode_raw(event))], [code.code])
         return self._answers.saved(code, errors, event_id)
 
     async def send_batch(self, request: web.Request) -> web.Response:
@@ -88,7 +89,7 @@ class SendHandlers:
         items, wrapper = await self._batch_items(request)
         key = self._authenticate(request, wrapper)
         received, ip, agent = _now_ms(), request[CLIENT_IP], request.headers.get(hdrs.USER_AGENT, "")
-        records: list[Record] = []
+        records: list[OutRecord] = []
         results: list[dict[str, Any]] = []
         for index, fields in enumerate(items):
             where = f"events[{index}]."
@@ -96,7 +97,7 @@ class SendHandlers:
             _check_item_key(fields.pop(API_KEY, None), key, where)
             errors = self._validate(key, fields)
             event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
-            records.append((event_id.encode(), encode_raw(event)))
+            records.append(OutRecord(RAW, event_id.encode(), encode_raw(event)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
         await self._publish(records, [r["code"] for r in results])
         correct = all(not r["errors"] for r in results)
@@ -169,7 +170,7 @@ class SendHandlers:
         store, tenant = self._reference.store, key.tenant
         return validate(fields, lambda product_id: store.product(tenant, product_id) is not None)
 
-    async def _publish(self, records: list[Record], answer_codes: list[int]) -> None:
+    async def _publish(self, records: list[OutRecord], answer_codes: list[int]) -> None:
         """Wait for Kafka's acknowledgement; 503 (or 413 for an oversized record) otherwise."""
         metrics, started = self._metrics, perf_counter()
         try:
