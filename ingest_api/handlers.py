@@ -160,6 +160,8 @@ class SendHandlers:
         return authenticated(request, self._reference, SEND, codes.STORE_UNAVAILABLE, body)
 
     def _event_id(self, header: str | None, field: object, where: str) -> str:
+        if header is None and field is None:
+            return self._new_id()  # the common case: the client gave no id
         try:
             given = event_ids.client_event_id(header, field)
         except event_ids.EventIdError as exc:
