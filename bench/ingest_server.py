@@ -22,7 +22,7 @@ from ingest_api import __main__ as ingest_main
 from ingest_api.app import create_app
 from ingest_api.flusher import ingest_publisher
 from service_http import serving
-from telemetry_core import topics
+from telemetry_core import kafka_publisher, topics
 from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord, PublishError, record_size
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.reference_feed import ReferenceFeed
@@ -34,7 +34,13 @@ class SendPerRecord(KafkaPublisher):
     """``KafkaPublisher`` with aiokafka's ``send`` per record and an ``asyncio.timeout`` per call."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings, "telemetry-ingest", max_record_bytes=topics.MAX_RAW_RECORD_BYTES, background=True)
+        super().__init__(
+            settings,
+            "telemetry-ingest",
+            max_record_bytes=topics.MAX_RAW_RECORD_BYTES,
+            max_batch_bytes=kafka_publisher.INGEST_BATCH_BYTES,
+            background=True,
+        )
         self._timeout_s = settings.publish_timeout_s
 
     async def publish(self, records: Sequence[OutRecord]) -> None:

@@ -39,7 +39,11 @@ TOO_LARGE = "too_large"
 PROBE_INTERVAL_S = 5.0
 STALE_AFTER_S = 3 * PROBE_INTERVAL_S
 CONNECT_BACKOFF_S = (0.5, 5.0)
-MAX_BATCH_BYTES = 256 * 1024  # a larger record travels alone in a batch of its own
+# Record batches: a larger record travels alone in a batch of its own. The ingest's batches are
+# the requests of one flush (256 KiB measured best in bench/ingest.py); the workers publish
+# whole batches of thousands of rows, and fewer, larger record batches mean fewer produce requests.
+INGEST_BATCH_BYTES = 256 * 1024
+WORKER_BATCH_BYTES = 1_000_000
 REQUEST_TIMEOUT_MS = 30_000
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -80,23 +84,23 @@ class Publisher(Protocol):
     async def partition_count(self, topic: str) -> int: ...
 
 
-def producer(settings: Settings, client_id: str, max_record_bytes: int) -> AIOKafkaProducer:
-    """The idempotent acks=all producer. No linger: while a produce request is in flight (one
-    per broker at a time with idempotence) the next batch fills anyway; a linger only added
-    latency in bench/ingest.py."""
+def producer(settings: Settings, client_id: str, max_record_bytes: int, max_batch_bytes: int) -> AIOKafkaProducer:
+    """The idempotent acks=all producer. No linger: batches are built whole before they are
+    handed over, and while a produce request is in flight (one per broker at a time with
+    idempotence) the next one fills anyway; a linger only added latency in bench/ingest.py."""
     return AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=0,
-        max_batch_size=MAX_BATCH_BYTES,
+        max_batch_size=max_batch_bytes,
         max_request_size=max_record_bytes + topics.FLAGGED_BUDGET_SLACK,
         request_timeout_ms=REQUEST_TIMEOUT_MS,
     )
 
 
-ProducerFactory = Callable[[Settings, str, int], Any]  # (settings, client id, max record bytes)
+ProducerFactory = Callable[[Settings, str, int, int], Any]  # (settings, client id, record and batch bytes)
 
 
 class KafkaPublisher:
@@ -115,12 +119,14 @@ class KafkaPublisher:
         client_id: str,
         *,
         max_record_bytes: int = topics.MAX_FLAGGED_RECORD_BYTES,
+        max_batch_bytes: int = WORKER_BATCH_BYTES,
         background: bool = False,
         factory: ProducerFactory = producer,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
         self.max_record_bytes = max_record_bytes
+        self._max_batch_bytes = max_batch_bytes
         self._background = background
         self._factory = factory
         self._producer: Any = None
@@ -217,7 +223,7 @@ class KafkaPublisher:
         return done + list(open_.items())
 
     async def _connect_once(self) -> None:
-        candidate = self._factory(self._settings, self._client_id, self.max_record_bytes)
+        candidate = self._factory(self._settings, self._client_id, self.max_record_bytes, self._max_batch_bytes)
         try:
             await candidate.start()
             await asyncio.wait_for(candidate.client.force_metadata_update(), timeout=30.0)
