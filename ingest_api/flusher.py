@@ -24,7 +24,7 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
-from telemetry_core import topics
+from telemetry_core import kafka_publisher, topics
 from telemetry_core.kafka_publisher import TOO_LARGE, KafkaPublisher, OutRecord, PublishError, record_size
 from telemetry_core.settings import Settings
 
@@ -196,5 +196,11 @@ def _fail(calls: list[_Call], error: PublishError) -> None:
 def ingest_publisher(settings: Settings) -> RecordFlusher:
     """The ingest's publisher: the raw topic's size budget, connecting in the background, and
     the flusher in front (``publish_timeout_s`` bounds every wait)."""
-    kafka = KafkaPublisher(settings, "telemetry-ingest", max_record_bytes=topics.MAX_RAW_RECORD_BYTES, background=True)
+    kafka = KafkaPublisher(
+        settings,
+        "telemetry-ingest",
+        max_record_bytes=topics.MAX_RAW_RECORD_BYTES,
+        max_batch_bytes=kafka_publisher.INGEST_BATCH_BYTES,
+        background=True,
+    )
     return RecordFlusher(kafka, wait_s=settings.publish_timeout_s, max_bytes=MAX_BUFFERED_BYTES)
