@@ -101,7 +101,7 @@ async def test_an_oversized_record_is_refused_at_once_without_failing_others(
 async def test_a_full_buffer_refuses_at_once_and_calls_that_gave_up_free_it(
     held: tuple[FakeProducer, RecordFlusher],
 ) -> None:
-    _, flusher = held
+    producer, flusher = held
     first = asyncio.create_task(flusher.publish([record(b"first")]))
     await settle()
     waiting = [asyncio.create_task(flusher.publish([record(b"k", 900)])) for _ in range(10)]
@@ -114,6 +114,9 @@ async def test_a_full_buffer_refuses_at_once_and_calls_that_gave_up_free_it(
     late = asyncio.create_task(flusher.publish([record(b"late", 900)]))
     await settle()
     assert not late.done() and not first.done()
+    producer.stalled = False
+    producer.release()
+    await asyncio.gather(first, late, *waiting[1:])  # all acknowledged once Kafka answers
 
 
 async def test_stop_sends_what_is_buffered_then_refuses(tmp_path: Path) -> None:
