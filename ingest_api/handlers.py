@@ -23,7 +23,7 @@ from service_http.reference import ReferenceSource, authenticated
 from telemetry_core import codes
 from telemetry_core.auth import SEND
 from telemetry_core.events import FieldErrors, RawEvent, encode_raw
-from telemetry_core.kafka_publisher import TOO_LARGE, OutRecord, Publisher, PublishError
+from telemetry_core.kafka_publisher import ANY_PARTITION, TOO_LARGE, OutRecord, Publisher, PublishError
 from telemetry_core.reference import ApiKey, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.topics import RAW
@@ -63,7 +63,8 @@ class SendHandlers:
         """POST /api/v1/send-telemetry-data (and the SDK path /api/v1/send-telemetry)."""
         fields = await self._event_fields(request)
         key = self._authenticate(request, fields)
-        event_id = self._event_id(request.headers.get(event_ids.HEADER), fields.get(event_ids.FIELD), "")
+        header, field = request.headers.get(event_ids.HEADER), fields.get(event_ids.FIELD)
+        event_id = self._event_id(header, field, "")
         fields.pop(API_KEY, None)
         errors = self._validate(key, fields)
         event = RawEvent(
@@ -77,7 +78,8 @@ class SendHandlers:
             errors,
         )
         code = _saved_code(errors)
-        await self._publish([OutRecord(RAW, event_id.encode(), encode_raw(event))], [code.code])
+        record = OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(header, field))
+        await self._publish([record], [code.code])
         return self._answers.saved(code, errors, event_id)
 
     async def send_batch(self, request: web.Request) -> web.Response:
@@ -93,11 +95,12 @@ class SendHandlers:
         results: list[dict[str, Any]] = []
         for index, fields in enumerate(items):
             where = f"events[{index}]."
-            event_id = self._event_id(None, fields.get(event_ids.FIELD), where)
+            field = fields.get(event_ids.FIELD)
+            event_id = self._event_id(None, field, where)
             _check_item_key(fields.pop(API_KEY, None), key, where)
             errors = self._validate(key, fields)
             event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
-            records.append(OutRecord(RAW, event_id.encode(), encode_raw(event)))
+            records.append(OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(None, field)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
         await self._publish(records, [r["code"] for r in results])
         correct = all(not r["errors"] for r in results)
@@ -189,6 +192,13 @@ class SendHandlers:
 
 
 _TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"
+
+
+def _partition(header: str | None, field: object) -> int | None:
+    """Where the raw record goes: an id the client gave is keyed (its retries land on the same
+    partition, where the sink meets them); an id assigned here has no earlier copy to meet, so
+    any partition will do (``ANY_PARTITION``: one record batch per flush, no murmur2)."""
+    return ANY_PARTITION if header is None and field is None else None
 
 
 def _too_large(limit: int) -> Refusal:

@@ -9,7 +9,11 @@ internal retries add no duplicates.
 
 - Partitioning: a record's explicit ``partition`` (the flagger keeps the source partition when
   the partition counts match), else aiokafka's ``DefaultPartitioner`` over the key: Kafka's
-  murmur2, so the same event id always lands on the same partition.
+  murmur2, so the same event id always lands on the same partition. ``ANY_PARTITION`` says a
+  record has no earlier copy to meet (an event id the ingest just assigned): all such records
+  of one call go to one partition, the next call's to the next one (sticky, as Kafka's own
+  default partitioner places records without a key), so a call makes one record batch, not
+  one per partition, and no murmur2 runs for them.
 - Size: a record over the publisher's ``max_record_bytes`` (the one budget of the path,
   ``telemetry_core.topics``) is refused with ``PublishError(TOO_LARGE)`` before anything of the
   call is sent.
@@ -46,6 +50,7 @@ INGEST_BATCH_BYTES = 256 * 1024
 WORKER_BATCH_BYTES = 1_000_000
 REQUEST_TIMEOUT_MS = 30_000
 
+ANY_PARTITION = -1  # ``OutRecord.partition``: any partition will do (see the module docstring)
 Headers = tuple[tuple[str, bytes], ...]
 _estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes  # the check aiokafka's ``send`` makes
 _NO_HEADERS: list[tuple[str, bytes]] = []
@@ -131,6 +136,7 @@ class KafkaPublisher:
         self._factory = factory
         self._producer: Any = None
         self._partitioner = DefaultPartitioner()
+        self._sticky: dict[str, int] = {}  # topic -> the partition of the last call's ANY_PARTITION records
         self._last_ok = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
@@ -204,8 +210,12 @@ class KafkaPublisher:
     ) -> list[tuple[tuple[str, int], Any]]:
         """``records`` as record batches, in order per partition (a new batch where one is full)."""
         partitions: dict[str, list[int]] = {}
+        sticky: dict[str, int] = {}
         for topic in {r.topic for r in records}:
-            partitions[topic] = sorted(await producer.partitions_for(topic))
+            partitions[topic] = every = sorted(await producer.partitions_for(topic))
+            last = self._sticky.get(topic)
+            nxt = every[(every.index(last) + 1) % len(every)] if last in every else every[0]
+            sticky[topic] = self._sticky[topic] = nxt
         done: list[tuple[tuple[str, int], Any]] = []
         open_: dict[tuple[str, int], Any] = {}
         for r in records:
@@ -213,6 +223,8 @@ class KafkaPublisher:
             if partition is None:
                 every = partitions[r.topic]
                 partition = int(self._partitioner(r.key, every, every))
+            elif partition == ANY_PARTITION:
+                partition = sticky[r.topic]
             tp = (r.topic, partition)
             batch = open_.get(tp)
             if batch is None or _append(batch, r) is None:

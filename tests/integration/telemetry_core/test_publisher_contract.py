@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from publisher_fakes import MemoryPublisher
 
-from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord, Publisher, PublishError
+from telemetry_core.kafka_publisher import ANY_PARTITION, KafkaPublisher, OutRecord, Publisher, PublishError
 from telemetry_core.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -64,6 +64,14 @@ class PublisherContract(abc.ABC):
         try:
             await publisher.publish([OutRecord(topic, b"k", b"v", partition=2)])
             assert [p for _, _, _, p in await self.stored(topic, 1)] == [2]
+        finally:
+            await publisher.stop()
+
+    async def test_any_partition_records_of_one_call_share_a_partition(self, topic: str) -> None:
+        publisher = await self.publisher(topic)
+        try:
+            await publisher.publish([OutRecord(topic, b"k%d" % i, b"v", partition=ANY_PARTITION) for i in range(10)])
+            assert len({p for _, _, _, p in await self.stored(topic, 10)}) == 1
         finally:
             await publisher.stop()
 

@@ -14,7 +14,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from publisher_fakes import FakeProducer
 
 from telemetry_core import kafka_publisher
-from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord, PublishError
+from telemetry_core.kafka_publisher import ANY_PARTITION, KafkaPublisher, OutRecord, PublishError
 from telemetry_core.settings import Settings
 
 
@@ -121,4 +121,17 @@ async def test_readiness_goes_stale_without_answers(settings: Settings, monkeypa
     await publisher.start()
     monkeypatch.setattr(kafka_publisher, "STALE_AFTER_S", -1.0)
     assert "no answer from Kafka" in (publisher.readiness() or "")
+    await publisher.stop()
+
+
+async def test_any_partition_records_of_one_call_share_one_partition_and_calls_rotate(settings: Settings) -> None:
+    producer = FakeProducer(partitions=3)
+    publisher = publisher_of(settings, producer)
+    await publisher.start()
+    for call in range(4):
+        records = [OutRecord("t", b"c%d-%d" % (call, i), b"v", partition=ANY_PARTITION) for i in range(5)]
+        await publisher.publish(records)
+    by_call = [{p for _, p, key, _ in producer.sent if key.startswith(b"c%d-" % call)} for call in range(4)]
+    assert by_call == [{0}, {1}, {2}, {0}]
+    assert producer.batches == 4  # one record batch per call
     await publisher.stop()
