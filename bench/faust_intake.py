@@ -121,8 +121,7 @@ def one(args: argparse.Namespace) -> int:
 async def produce(bootstrap: str, topic: str, count: int) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-    from processors.batch import OutRecord
-    from processors.publisher import KafkaPublisher
+    from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord
     from telemetry_core.settings import Settings
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

@@ -1,11 +1,14 @@
 """Ingest throughput benchmark (not a test): ingest vs a bare aiohttp handler, same load, same run.
 
-    .venv/bin/python bench/ingest.py [--concurrency 64] [--count 10000] [--rounds 5] [--batch 100]
+    .venv/bin/python bench/ingest.py [--load wrk] [--concurrency 64] [--seconds 8] [--rounds 5] [--batch 100]
+    .venv/bin/python bench/ingest.py --load python [--count 10000]   # the older Python load generator
 
 Starts a local Kafka with the deploy launcher (or uses TEST_KAFKA_BOOTSTRAP), creates the
 topics, applies reference data, then starts three processes: ``python -m ingest_api``, the
 bare-aiohttp baseline (bench/ingest_load.py baseline, answering a JSON body as large as
-ingest's 830 answer) and, per phase, the load generator (bench/ingest_load.py load). After an
+ingest's 830 answer) and, per phase, the load generator: ``wrk`` (bench/ingest_wrk.py; the
+default, ``--concurrency`` connections for ``--seconds``) or the Python client
+(bench/ingest_load.py load, ``--count`` requests). After an
 unmeasured warm-up, phases alternate baseline / ingest for ``--rounds`` (alternating short
 phases keeps both sides under the same background load on a shared machine), then one batch
 phase. For every phase it reads from /proc the CPU time each process spent per request and
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -30,7 +34,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+import ingest_wrk  # noqa: E402
 
 from deploy.local.environment import child_environ  # noqa: E402
 from deploy.local.ports import free_ports  # noqa: E402
@@ -42,7 +48,9 @@ from telemetry_core.reference import ApiKey, License, Product, Tenant, encode_en
 from telemetry_core.settings import Settings  # noqa: E402
 
 LOAD = str(ROOT / "bench" / "ingest_load.py")
+SERVER = str(ROOT / "bench" / "ingest_server.py")
 SECRET = "bench-send-key"
+SEND = "/api/v1/send-telemetry-data"
 EVENT = {
     "data_type": "numeric-single-value",
     "numeric_data_single_value": "50",
@@ -77,11 +85,14 @@ async def prepare_kafka(settings: Settings) -> None:
     await write_records(settings, [encode_entity(e) for e in entities])
 
 
-def start_ingest(settings: Settings) -> subprocess.Popen[bytes]:
+def start_ingest(settings: Settings, variant: str = "ingest") -> subprocess.Popen[bytes]:
+    """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``."""
     env = child_environ(settings, os.environ)
-    process = spawn([sys.executable, "-m", "ingest_api"], settings.data_dir / "ingest.log", env=env, cwd=ROOT)
+    argv = [sys.executable, "-m", "ingest_api"] if variant == "ingest" else [sys.executable, SERVER, variant]
+    log_path = settings.data_dir / f"{variant}.log"
+    process = spawn(argv, log_path, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{settings.ingest_port}/readyz"
-    wait_until("ingest", lambda: _ok(url), 90, process=process, log_path=settings.data_dir / "ingest.log")
+    wait_until(variant, lambda: _ok(url), 90, process=process, log_path=log_path)
     return process
 
 
@@ -135,6 +146,10 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def run_load(url: str, body_file: Path, content_type: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    if args.load == "wrk":
+        lua = ingest_wrk.script(body_file.parent, body_file, content_type, extra.get("bearer", ""))
+        seconds = extra.get("seconds", args.seconds)
+        return ingest_wrk.run_wrk(url, lua, extra.get("concurrency", args.concurrency), seconds)
     argv = [sys.executable, LOAD, "load", "--url", url, "--body-file", str(body_file), "--content-type", content_type]
     argv += ["--concurrency", str(extra.get("concurrency", args.concurrency))]
     argv += ["--count", str(extra.get("count", args.count)), "--warmup", str(extra.get("warmup", args.warmup))]
@@ -151,7 +166,7 @@ def phase(server_pid: int, kafka_pid: int | None, *load: Any, **extra: Any) -> d
     with RssSampler(server_pid) as rss:
         found = run_load(*load, **extra)
     after = (cpu_seconds(server_pid), cpu_seconds(kafka_pid), os.times())
-    sent = found["requests"] + extra.get("warmup", load[3].warmup)
+    sent = found["requests"] + (extra.get("warmup", load[3].warmup) if load[3].load == "python" else 0)
     loadgen = (after[2].children_user + after[2].children_system) - (
         before[2].children_user + before[2].children_system
     )
@@ -175,6 +190,10 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     batch.write_bytes(json.dumps([EVENT] * args.batch).encode())
     ingest_url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     ingest = start_ingest(settings)
+    others = {}  # variant -> (process, url): the same service with another publisher
+    for variant in args.variants:
+        other = dataclasses.replace(settings, ingest_port=free_ports(1)[0])
+        others[variant] = (start_ingest(other, variant), f"http://127.0.0.1:{other.ingest_port}{SEND}")
     baseline_port = free_ports(1)[0]
     size = answer_size(ingest_url, form.read_bytes())
     argv = [sys.executable, LOAD, "baseline", "--port", str(baseline_port), "--size", str(size)]
@@ -184,13 +203,21 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     try:
         wait_until("baseline", lambda: _ok_post(baseline_url), 30, process=baseline)
         # Warm-up, not measured: the broker's JIT compiler and the producer's connections.
-        run_load(ingest_url, *single, count=args.kafka_warmup, warmup=0)
-        rows, ratios = [], []
+        run_load(ingest_url, *single, count=args.kafka_warmup, warmup=0, seconds=args.warmup_seconds)
+        for _, url in others.values():
+            run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=args.warmup_seconds / 3)
+        rows, ratios, cpu_ratios = [], [], []
+        variant_ratios: dict[str, list[float]] = {variant: [] for variant in others}
         for round_ in range(1, args.rounds + 1):
             bare = phase(baseline.pid, kafka_pid, baseline_url, *single)
             found = phase(ingest.pid, kafka_pid, ingest_url, *single)
             ratios.append(found["rps"] / bare["rps"])
+            cpu_ratios.append(found["cpu_us"][0] / max(1, bare["cpu_us"][0]))
             rows += [_row(f"baseline, round {round_}", bare), _row(f"ingest, round {round_}", found)]
+            for variant, (process, url) in others.items():
+                alt = phase(process.pid, kafka_pid, url, *single)
+                variant_ratios[variant].append(alt["cpu_us"][0] / max(1, bare["cpu_us"][0]))
+                rows.append(_row(f"ingest with publisher `{variant}`, round {round_}", alt))
         batched = phase(
             ingest.pid,
             kafka_pid,
@@ -201,12 +228,25 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
             bearer=SECRET,
             count=max(50, args.count // args.batch * 2),
             warmup=10,
+            seconds=max(2.0, args.seconds / 2),
             concurrency=args.batch_concurrency,
         )
         rows.append(_row(f"ingest batch of {args.batch} (concurrency {args.batch_concurrency})", batched, args.batch))
         ratios.sort()
+        cpu_ratios.sort()
         rows.append(
-            f"\nthroughput ratio ingest/baseline per round (sorted): {', '.join(f'{r:.2f}' for r in ratios)}; "
+            f"\nserver CPU per request, ingest/baseline per round (sorted): "
+            f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median **{cpu_ratios[len(cpu_ratios) // 2]:.2f}** "
+            "(target <= 1.6)"
+        )
+        for variant, found_ratios in variant_ratios.items():
+            found_ratios.sort()
+            rows.append(
+                f"server CPU per request, ingest with publisher `{variant}`/baseline per round (sorted): "
+                f"{', '.join(f'{r:.2f}' for r in found_ratios)}; median {found_ratios[len(found_ratios) // 2]:.2f}"
+            )
+        rows.append(
+            f"throughput ratio ingest/baseline per round (sorted): {', '.join(f'{r:.2f}' for r in ratios)}; "
             f"median {ratios[len(ratios) // 2]:.2f} (target >= 0.60)"
         )
         rows.append(
@@ -217,6 +257,8 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     finally:
         stop_child(baseline, 10)
         stop_child(ingest, 30)
+        for process, _ in others.values():
+            stop_child(process, 30)
 
 
 def _ok_post(url: str) -> bool:
@@ -229,10 +271,19 @@ def _ok_post(url: str) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--load", choices=("wrk", "python"), default="wrk", help="the load generator")
+    parser.add_argument("--concurrency", type=int, default=64, help="connections (wrk) or workers (python)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of a wrk phase")
+    parser.add_argument("--warmup-seconds", type=float, default=15.0, help="unmeasured wrk load on ingest first")
     parser.add_argument("--count", type=int, default=10_000, help="requests per single-event phase")
     parser.add_argument("--warmup", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--variants",
+        type=lambda text: [v for v in text.split(",") if v],
+        default=[],
+        help="also measure the ingest with these publishers (bench/ingest_server.py), e.g. send",
+    )
     parser.add_argument("--batch", type=int, default=100, help="events per batch request")
     parser.add_argument("--batch-concurrency", type=int, default=8)
     parser.add_argument("--kafka-warmup", type=int, default=40_000, help="unmeasured ingest requests first")
@@ -253,13 +304,17 @@ def main() -> int:
         try:
             asyncio.run(prepare_kafka(settings))
             started = time.strftime("%Y-%m-%d %H:%M:%S")
+            load_before = os.getloadavg()
             rows = measure(settings, args, work, kafka.started[0].process.pid if kafka else None)
         finally:
             if kafka is not None:
                 kafka.stop()
     print(
         f"ingest benchmark, {started}; {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}; concurrency {args.concurrency}, {args.count} requests per phase"
+        f"Python {platform.python_version()}; load generator {args.load}, concurrency {args.concurrency}, "
+        + (f"{args.seconds:g} s per phase" if args.load == "wrk" else f"{args.count} requests per phase")
+        + f"; load average before {load_before[0]:.2f} / {load_before[1]:.2f} (1 / 5 min), "
+        f"after {os.getloadavg()[0]:.2f}"
     )
     print("CPU columns: CPU time of that process per request during the phase (server = ingest or baseline).")
     print(

@@ -1,4 +1,5 @@
-"""Publisher-only benchmark (not a test): ``KafkaPublisher.publish`` CPU per event, no HTTP.
+"""Publisher-only benchmark (not a test): the ingest's publisher (``ingest_publisher``: the
+flusher over ``KafkaPublisher``), CPU per event, no HTTP.
 
     .venv/bin/python bench/ingest_publish.py [--concurrency 64] [--count 20000] [--rounds 4]
 
@@ -27,23 +28,25 @@ sys.path.insert(0, str(ROOT))
 
 from bench.ingest import start_kafka  # noqa: E402
 from deploy.local.ports import free_ports  # noqa: E402
-from ingest_api.publisher import KafkaPublisher  # noqa: E402
+from ingest_api.flusher import RecordFlusher, ingest_publisher  # noqa: E402
 from telemetry_core.kafka_admin import ensure_topics  # noqa: E402
+from telemetry_core.kafka_publisher import OutRecord  # noqa: E402
 from telemetry_core.settings import Settings  # noqa: E402
+from telemetry_core.topics import RAW  # noqa: E402
 
 VALUE = b"v" * 420
 
 
-async def publish_all(publisher: KafkaPublisher, concurrency: int, count: int) -> None:
+async def publish_all(publisher: RecordFlusher, concurrency: int, count: int) -> None:
     async def worker(n: int) -> None:
         for _ in range(n):
-            await publisher.publish([(str(uuid.uuid4()).encode(), VALUE)])
+            await publisher.publish([OutRecord(RAW, str(uuid.uuid4()).encode(), VALUE)])
 
     await asyncio.gather(*(worker(count // concurrency) for _ in range(concurrency)))
 
 
 async def measure(settings: Settings, args: argparse.Namespace) -> None:
-    publisher = KafkaPublisher(settings)
+    publisher = ingest_publisher(settings)
     await publisher.start()
     while publisher.readiness() is not None:
         await asyncio.sleep(0.05)

@@ -63,12 +63,25 @@ def serve(service: str, bits: int, port: int, data_dir: str) -> None:
     signer = load_or_create_signer(settings)
     if service == "ingest":
         from ingest_api.app import create_app
-        from ingest_api.publisher import MemoryPublisher
         from service_http.reference import FixedReference
 
-        class Acknowledging(MemoryPublisher):
+        class Acknowledging:
+            """A publisher that acknowledges everything at once (signing is measured, not Kafka)."""
+
+            async def start(self) -> None:
+                return None
+
+            async def stop(self) -> None:
+                return None
+
+            def readiness(self) -> str | None:
+                return None
+
             async def publish(self, records: Sequence[Any]) -> None:
                 return None
+
+            async def partition_count(self, topic: str) -> int:
+                return 1
 
         app = create_app(settings, publisher=Acknowledging(), reference=FixedReference(store), signer=signer)
     else:

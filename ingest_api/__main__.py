@@ -11,7 +11,7 @@ import sys
 from aiohttp import web
 
 from ingest_api.app import create_app
-from ingest_api.publisher import KafkaPublisher
+from ingest_api.flusher import ingest_publisher
 from service_http import serving
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.reference_feed import ReferenceFeed
@@ -24,7 +24,7 @@ SHUTDOWN_TIMEOUT_S = 30.0
 def build(settings: Settings, signer: Signer) -> web.Application:
     return create_app(
         settings,
-        publisher=KafkaPublisher(settings),
+        publisher=ingest_publisher(settings),
         reference=ReferenceFeed(settings, ReferenceStore()),
         signer=signer,
     )

@@ -11,7 +11,6 @@ from aiohttp import hdrs, web
 from ingest_api.event_ids import UuidV7
 from ingest_api.handlers import SendHandlers
 from ingest_api.metrics import IngestMetrics
-from ingest_api.publisher import Publisher
 from service_http import reference as reference_data
 from service_http.answers import Answers
 from service_http.application import add_api_route, application
@@ -20,6 +19,7 @@ from service_http.middleware import Profile
 from service_http.reference import ReferenceSource
 from telemetry_core import codes, openapi
 from telemetry_core.envelope import EnvelopeSigner
+from telemetry_core.kafka_publisher import Publisher
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
 

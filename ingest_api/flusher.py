@@ -1,95 +1,65 @@
-"""Micro-batching in front of the Kafka producer: one flusher task turns the records of
-concurrent requests into one record batch per partition.
+"""Micro-batching in front of the one Kafka publisher (``telemetry_core.kafka_publisher``): the
+records of concurrent requests go out in one ``publish`` call, so in one record batch per
+partition instead of one tiny batch (or one aiokafka ``send``) per request. bench/ingest.py
+measures whether it pays (bench/RESULTS.ingest.md).
 
-Why: aiokafka's ``send`` costs a coroutine, a partition lookup, an accumulator append and a
-per-record future with its metadata for every record; built here, a batch costs one
-``BatchBuilder.append`` per record and one ``send_batch`` per partition and flush.
+The guarantees the ingest handlers build on (``RecordFlusher`` is itself a ``Publisher``):
 
-The guarantees ``KafkaPublisher.publish`` builds on:
-
-- A request's future is resolved exactly once: with ``None`` only after every record of the
-  request was in a batch that Kafka acknowledged (the producer's acks=all, idempotent:
-  ``send_batch`` batches get their sequence numbers when the sender drains them, as ``send``
-  batches do); with a ``PublishError`` as soon as one of its batches failed.
-- A batch's failure fails exactly the requests that had a record in it.
-- A request not settled within ``wait_s`` fails with ``PublishError("timeout")`` (one timer
-  for all waiting requests, not one per request); one whose future is already done (timed
-  out, or its caller was cancelled) is not sent.
-- Records keep their order per partition; the partition is the producer's partitioner's choice
-  over the same partition list ``send`` would use.
+- ``publish`` returns only after every record of the call was in a flush that Kafka
+  acknowledged (acks=all); it raises ``PublishError`` if that flush failed (every call in a
+  failed flush fails), and ``PublishError("timeout")`` when ``wait_s`` is up. A call that
+  gave up (timed out, or its caller was cancelled) before its flush began is not sent.
 - Flush policy: an idle flusher flushes at once (no added latency at low load); while a flush
   waits for its acknowledgements, new records accumulate and go together in the next one.
-- The buffer is bounded (``max_bytes``): past it ``add`` refuses at once instead of queueing
-  behind a Kafka that does not answer.
+- The buffer is bounded (``max_bytes``): past it ``publish`` refuses at once
+  (``PublishError("backlog")``) instead of queueing behind a Kafka that does not answer.
+- Size: a record over the publisher's budget is refused at once with ``TOO_LARGE``, so it
+  cannot fail the flush of other requests.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
 
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
-
-from ingest_api.errors import TOO_LARGE, PublishError
+from telemetry_core import kafka_publisher, topics
+from telemetry_core.kafka_publisher import TOO_LARGE, KafkaPublisher, OutRecord, PublishError, record_size
+from telemetry_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-estimate_size = DefaultRecordBatchBuilder.estimate_size_in_bytes  # what ``send`` checks
-_NO_HEADERS: list[tuple[str, bytes]] = []
-MAX_TICK_S = 0.1  # how often waiting requests are checked against their deadline (at most)
-
-Partitioner = Callable[[bytes, list[int], list[int]], int]
+MAX_TICK_S = 0.1  # how often waiting calls are checked against their deadline (at most)
+MAX_BUFFERED_BYTES = 16 * 1024 * 1024  # records waiting for the next flush; 503 "backlog" past it
 
 
-class BatchBuilder(Protocol):
-    """The part of aiokafka's ``BatchBuilder`` used here: ``append`` returns ``None`` when full."""
+class _Call:
+    """One ``publish`` call: its records and its future."""
 
-    def append(self, *, timestamp: int | None, key: bytes, value: bytes) -> object | None: ...
+    __slots__ = ("future", "records", "size")
 
-
-class BatchProducer(Protocol):
-    """The part of ``AIOKafkaProducer`` used here (a seam, so fakes type-check)."""
-
-    def create_batch(self) -> Any: ...
-    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[Any]: ...
-    async def partitions_for(self, topic: str) -> set[int]: ...
-
-
-class _Request:
-    """One ``add`` call: its future and how many of its records are not acknowledged yet."""
-
-    __slots__ = ("future", "remaining")
-
-    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
-        self.future = future
-        self.remaining = remaining
-
-
-_Entry = tuple[bytes, bytes, _Request]
+    def __init__(self, future: asyncio.Future[None], records: Sequence[OutRecord], size: int) -> None:
+        self.future, self.records, self.size = future, records, size
 
 
 class _Deadlines:
-    """Fails every request not settled within ``wait_s`` with ``PublishError("timeout")``.
+    """Fails every call not settled within ``wait_s`` with ``PublishError("timeout")``.
 
-    One timer ticking while requests wait, instead of an ``asyncio.timeout`` per request (its
-    timer handle, heap push and cancellation were the largest single cost of a publish). Each
-    request is failed at most one tick before ``wait_s`` is up, never after it.
+    One timer ticking while calls wait, instead of an ``asyncio.timeout`` per call (its timer
+    handle, heap push and cancellation were the largest single cost of a publish). Each call is
+    failed at most one tick before ``wait_s`` is up, never after it.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, wait_s: float) -> None:
         self._loop = loop
         self._tick = min(MAX_TICK_S, wait_s / 10)
         self._wait = wait_s - self._tick
-        self._queue: deque[tuple[float, _Request]] = deque()  # in arrival order, so in deadline order
+        self._queue: deque[tuple[float, _Call]] = deque()  # in arrival order, so in deadline order
         self._timer: asyncio.TimerHandle | None = None
 
-    def watch(self, request: _Request) -> None:
-        self._queue.append((self._loop.time() + self._wait, request))
+    def watch(self, call: _Call) -> None:
+        self._queue.append((self._loop.time() + self._wait, call))
         if self._timer is None:
             self._timer = self._loop.call_later(self._tick, self._sweep)
 
@@ -101,175 +71,136 @@ class _Deadlines:
     def _sweep(self) -> None:
         now, queue = self._loop.time(), self._queue
         while queue:
-            deadline, request = queue[0]
-            if not request.future.done():
+            deadline, call = queue[0]
+            if not call.future.done():
                 if deadline > now:
                     break
-                request.future.set_exception(PublishError("timeout"))
+                call.future.set_exception(PublishError("timeout"))
             queue.popleft()
         self._timer = self._loop.call_later(self._tick, self._sweep) if queue else None
 
 
 class RecordFlusher:
-    """Buffers records and sends them in batches through ``producer`` (see the module docstring)."""
+    """A ``Publisher`` that coalesces concurrent calls into one ``publish`` of ``publisher``."""
 
-    def __init__(
-        self,
-        producer: BatchProducer,
-        topic: str,
-        partitioner: Partitioner,
-        *,
-        wait_s: float,
-        max_bytes: int,
-        max_record_bytes: int,
-    ) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._deadlines = _Deadlines(self._loop, wait_s)
-        self._producer = producer
-        self._topic = topic
-        self._partitioner = partitioner
+    def __init__(self, publisher: KafkaPublisher, *, wait_s: float, max_bytes: int) -> None:
+        self._publisher = publisher
+        self._wait_s = wait_s
         self._max_bytes = max_bytes
-        self._max_record_bytes = max_record_bytes
-        self._buffer: list[_Entry] = []
+        self._buffer: list[_Call] = []
         self._bytes = 0
-        self._wakeup: asyncio.Future[None] | None = None
-        self._sending: list[_Entry] = []  # the flush in progress
+        self._wakeup: asyncio.Event | None = None
+        self._deadlines: _Deadlines | None = None
+        self._task: asyncio.Task[None] | None = None
         self._closing = False
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wakeup, self._deadlines = asyncio.Event(), _Deadlines(loop, self._wait_s)
+        self._closing = False
+        await self._publisher.start()
         self._task = asyncio.create_task(self._run(), name="kafka-flusher")
 
-    def add(self, records: Sequence[tuple[bytes, bytes]]) -> asyncio.Future[None]:
-        """Queue ``records`` (all or none); the future settles as the module docstring says, at
-        the latest with ``PublishError("timeout")`` when ``wait_s`` is up.
+    async def stop(self) -> None:
+        """Refuse new records, send what is buffered (waiting up to ``wait_s``), fail whatever
+        is left with ``PublishError("stopping")``, then stop the publisher."""
+        self._closing = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), self._wait_s)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        _fail(self._buffer, PublishError("stopping"))
+        self._buffer, self._bytes = [], 0
+        if self._deadlines is not None:
+            self._deadlines.close()
+        await self._publisher.stop()
 
-        Raises ``PublishError`` at once: ``TOO_LARGE`` for a record over the producer's request
-        limit (the check ``send`` makes), ``backlog`` when the buffer is full, ``stopping`` after
-        ``stop`` began.
-        """
-        if self._closing:
-            raise PublishError("stopping")
-        size = 0
-        for key, value in records:
-            if estimate_size(key, value, _NO_HEADERS) > self._max_record_bytes:
-                raise PublishError(TOO_LARGE)
-            size += len(key) + len(value)
+    def readiness(self) -> str | None:
+        return self._publisher.readiness()
+
+    async def partition_count(self, topic: str) -> int:
+        return await self._publisher.partition_count(topic)
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        """Queue ``records`` (all or none) for the next flush and wait for it (see the module docstring)."""
+        if self._closing or self._task is None or self._wakeup is None or self._deadlines is None:
+            raise PublishError("stopping" if self._closing else "not_connected")
+        if not self._publisher.connected:
+            raise PublishError("not_connected")
+        if not records:
+            return
+        size, limit = 0, self._publisher.max_record_bytes
+        for r in records:
+            bytes_ = record_size(r)
+            if bytes_ > limit:
+                raise PublishError(TOO_LARGE, f"a record is larger than {limit} bytes")
+            size += bytes_
         if self._bytes + size > self._max_bytes and not self._prune(size):
             raise PublishError("backlog")
-        request = _Request(self._loop.create_future(), len(records))
-        if not records:
-            request.future.set_result(None)  # nothing to wait for
-            return request.future
-        self._buffer += [(key, value, request) for key, value in records]
+        call = _Call(asyncio.get_running_loop().create_future(), records, size)
+        self._buffer.append(call)
         self._bytes += size
-        self._deadlines.watch(request)
-        wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
-        return request.future
-
-    async def stop(self, timeout_s: float) -> None:
-        """Refuse new records, send what is buffered (waiting up to ``timeout_s``), then fail
-        whatever is left with ``PublishError("stopping")``."""
-        self._closing = True
-        if self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
-        except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        _fail([entry[2] for entry in self._sending + self._buffer], "stopping")
-        self._buffer, self._sending = [], []
-        self._deadlines.close()
+        self._deadlines.watch(call)
+        self._wakeup.set()
+        await call.future
 
     def _prune(self, size: int) -> bool:
-        """Drop records whose requests already gave up; whether ``size`` more bytes now fit."""
-        self._buffer = [entry for entry in self._buffer if not entry[2].future.done()]
-        self._bytes = sum(len(key) + len(value) for key, value, _ in self._buffer)
+        """Drop calls that already gave up; whether ``size`` more bytes now fit."""
+        self._buffer = [call for call in self._buffer if not call.future.done()]
+        self._bytes = sum(call.size for call in self._buffer)
         return self._bytes + size <= self._max_bytes
 
     async def _run(self) -> None:
-        loop = self._loop
+        assert self._wakeup is not None
         while True:
             if not self._buffer:
                 if self._closing:
                     return
-                self._wakeup = loop.create_future()
-                await self._wakeup
+                self._wakeup.clear()
+                await self._wakeup.wait()
                 continue
-            entries, self._buffer, self._bytes = self._buffer, [], 0
-            self._sending = entries
-            try:
-                await self._flush(entries)
-            except KafkaError as exc:
-                _fail([entry[2] for entry in entries], _reason(exc))
-            except Exception:
-                # A bug here must not hang every later request until its timeout.
-                log.exception("flushing %d records to Kafka failed", len(entries))
-                _fail([entry[2] for entry in entries], "kafka_error")
-            self._sending = []
+            calls = [call for call in self._buffer if not call.future.done()]
+            self._buffer, self._bytes = [], 0
+            if calls:
+                await self._flush(calls)
 
-    async def _flush(self, entries: list[_Entry]) -> None:
-        """Send ``entries`` as one batch per partition (more if one fills up) and wait for all
-        their deliveries; each batch settles its own requests when its delivery completes."""
-        producer, topic, partitioner = self._producer, self._topic, self._partitioner
-        partitions = list(await producer.partitions_for(topic))  # the list ``send`` partitions over
-        groups: dict[int, list[_Entry]] = {}
-        for entry in entries:
-            if not entry[2].future.done():
-                groups.setdefault(partitioner(entry[0], partitions, partitions), []).append(entry)
-        deliveries: list[asyncio.Future[Any]] = []
-        for partition, group in groups.items():
-            for batch, members in _batches(producer, group):
-                try:
-                    delivery = await producer.send_batch(batch, topic, partition=partition)
-                except KafkaError as exc:
-                    _fail([entry[2] for entry in members], _reason(exc))
-                    continue
-                delivery.add_done_callback(functools.partial(_settle, members))
-                deliveries.append(delivery)
-        if deliveries:
-            await asyncio.wait(deliveries)
+    async def _flush(self, calls: list[_Call]) -> None:
+        records = [r for call in calls for r in call.records]
+        try:
+            await self._publisher.publish(records)
+        except PublishError as exc:
+            _fail(calls, exc)
+            return
+        except Exception:
+            # A bug here must not hang every later call until its timeout.
+            log.exception("flushing %d records to Kafka failed", len(records))
+            _fail(calls, PublishError("kafka_error"))
+            return
+        for call in calls:
+            if not call.future.done():
+                call.future.set_result(None)
 
 
-def _batches(producer: BatchProducer, group: list[_Entry]) -> Iterator[tuple[Any, list[_Entry]]]:
-    """``group`` in order, cut where a batch is full (an empty batch takes any record)."""
-    batch: BatchBuilder = producer.create_batch()
-    members: list[_Entry] = []
-    for entry in group:
-        if batch.append(timestamp=None, key=entry[0], value=entry[1]) is None:
-            yield batch, members
-            batch, members = producer.create_batch(), []
-            batch.append(timestamp=None, key=entry[0], value=entry[1])
-        members.append(entry)
-    yield batch, members
+def _fail(calls: list[_Call], error: PublishError) -> None:
+    """Each call not yet settled gets its own ``PublishError`` (one traceback each)."""
+    for call in calls:
+        if not call.future.done():
+            call.future.set_exception(PublishError(error.reason, error.detail))
 
 
-def _settle(members: list[_Entry], delivery: asyncio.Future[Any]) -> None:
-    """Settle the requests of one batch as soon as its delivery completes."""
-    if delivery.cancelled():
-        _fail([entry[2] for entry in members], "stopping")
-        return
-    error = delivery.exception()
-    if error is not None:
-        if not isinstance(error, KafkaError):
-            log.warning("Kafka batch failed: %r", error)
-        _fail([entry[2] for entry in members], _reason(error))
-        return
-    for _, _, request in members:
-        request.remaining -= 1
-        if request.remaining == 0 and not request.future.done():
-            request.future.set_result(None)
-
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, MessageSizeTooLargeError):
-        return TOO_LARGE
-    log.warning("Kafka refused a batch: %s", type(error).__name__)
-    return "kafka_error"
-
-
-def _fail(requests: list[_Request], reason: str) -> None:
-    """Each not yet settled request gets its own ``PublishError`` (one traceback each)."""
-    for request in requests:
-        if not request.future.done():
-            request.future.set_exception(PublishError(reason))
+def ingest_publisher(settings: Settings) -> RecordFlusher:
+    """The ingest's publisher: the raw topic's size budget, connecting in the background, and
+    the flusher in front (``publish_timeout_s`` bounds every wait)."""
+    kafka = KafkaPublisher(
+        settings,
+        "telemetry-ingest",
+        max_record_bytes=topics.MAX_RAW_RECORD_BYTES,
+        max_batch_bytes=kafka_publisher.INGEST_BATCH_BYTES,
+        background=True,
+    )
+    return RecordFlusher(kafka, wait_s=settings.publish_timeout_s, max_bytes=MAX_BUFFERED_BYTES)

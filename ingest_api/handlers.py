@@ -18,14 +18,15 @@ from aiohttp.http_exceptions import HttpProcessingError
 from ingest_api import event_ids, parsing
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
-from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
 from service_http.answers import CLIENT_IP, Answers, Refusal, unavailable
 from service_http.reference import ReferenceSource, authenticated
 from telemetry_core import codes
 from telemetry_core.auth import SEND
 from telemetry_core.events import FieldErrors, RawEvent, encode_raw
+from telemetry_core.kafka_publisher import ANY_PARTITION, TOO_LARGE, OutRecord, Publisher, PublishError
 from telemetry_core.reference import ApiKey, hash_key
 from telemetry_core.settings import Settings
+from telemetry_core.topics import RAW
 from telemetry_core.validation import validate
 
 API_KEY = "api_key"
@@ -62,7 +63,8 @@ class SendHandlers:
         """POST /api/v1/send-telemetry-data (and the SDK path /api/v1/send-telemetry)."""
         fields = await self._event_fields(request)
         key = self._authenticate(request, fields)
-        event_id = self._event_id(request.headers.get(event_ids.HEADER), fields.get(event_ids.FIELD), "")
+        header, field = request.headers.get(event_ids.HEADER), fields.get(event_ids.FIELD)
+        event_id = self._event_id(header, field, "")
         fields.pop(API_KEY, None)
         errors = self._validate(key, fields)
         event = RawEvent(
@@ -76,7 +78,8 @@ class SendHandlers:
             errors,
         )
         code = _saved_code(errors)
-        await self._publish([(event_id.encode(), encode_raw(event))], [code.code])
+        record = OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(header, field))
+        await self._publish([record], [code.code])
         return self._answers.saved(code, errors, event_id)
 
     async def send_batch(self, request: web.Request) -> web.Response:
@@ -88,15 +91,16 @@ class SendHandlers:
         items, wrapper = await self._batch_items(request)
         key = self._authenticate(request, wrapper)
         received, ip, agent = _now_ms(), request[CLIENT_IP], request.headers.get(hdrs.USER_AGENT, "")
-        records: list[Record] = []
+        records: list[OutRecord] = []
         results: list[dict[str, Any]] = []
         for index, fields in enumerate(items):
             where = f"events[{index}]."
-            event_id = self._event_id(None, fields.get(event_ids.FIELD), where)
+            field = fields.get(event_ids.FIELD)
+            event_id = self._event_id(None, field, where)
             _check_item_key(fields.pop(API_KEY, None), key, where)
             errors = self._validate(key, fields)
             event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
-            records.append((event_id.encode(), encode_raw(event)))
+            records.append(OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(None, field)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
         await self._publish(records, [r["code"] for r in results])
         correct = all(not r["errors"] for r in results)
@@ -159,6 +163,8 @@ class SendHandlers:
         return authenticated(request, self._reference, SEND, codes.STORE_UNAVAILABLE, body)
 
     def _event_id(self, header: str | None, field: object, where: str) -> str:
+        if header is None and field is None:
+            return self._new_id()  # the common case: the client gave no id
         try:
             given = event_ids.client_event_id(header, field)
         except event_ids.EventIdError as exc:
@@ -169,7 +175,7 @@ class SendHandlers:
         store, tenant = self._reference.store, key.tenant
         return validate(fields, lambda product_id: store.product(tenant, product_id) is not None)
 
-    async def _publish(self, records: list[Record], answer_codes: list[int]) -> None:
+    async def _publish(self, records: list[OutRecord], answer_codes: list[int]) -> None:
         """Wait for Kafka's acknowledgement; 503 (or 413 for an oversized record) otherwise."""
         metrics, started = self._metrics, perf_counter()
         try:
@@ -186,6 +192,13 @@ class SendHandlers:
 
 
 _TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"
+
+
+def _partition(header: str | None, field: object) -> int | None:
+    """Where the raw record goes: an id the client gave is keyed (its retries land on the same
+    partition, where the sink meets them); an id assigned here has no earlier copy to meet, so
+    any partition will do (``ANY_PARTITION``: one record batch per flush, no murmur2)."""
+    return ANY_PARTITION if header is None and field is None else None
 
 
 def _too_large(limit: int) -> Refusal:

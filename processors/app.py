@@ -35,9 +35,9 @@ from processors.flagger import FlagRules, flag_batch
 from processors.intake import use_batch_intake
 from processors.metrics import FlaggerMetrics, MetricsSite, SinkMetrics, WorkerMetrics
 from processors.pipeline import BatchLoop, Process, Retry
-from processors.publisher import KafkaPublisher, Publisher
 from processors.sink import Sink, StoredIds
 from telemetry_core import topics
+from telemetry_core.kafka_publisher import KafkaPublisher, Publisher
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.reference_feed import ReferenceFeed
 from telemetry_core.settings import Settings

@@ -1,4 +1,4 @@
-"""What a worker reads and writes: source messages, a batch of them, and output records.
+"""What a worker reads: source messages and a batch of them (it writes ``kafka_publisher.OutRecord``).
 
 A batch holds messages of one consumer generation, each partition's messages in offset order.
 ``commit_offsets`` is what committing the batch means: for every partition it touched, the
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
-
-Headers = tuple[tuple[str, bytes], ...]
 
 
 class TopicPartition(NamedTuple):
@@ -30,18 +28,6 @@ class SourceMessage(NamedTuple):
     value: bytes | None
     timestamp_ms: int
     generation: int = 0
-
-
-class OutRecord(NamedTuple):
-    """A record to produce: topic, key, value, headers; ``partition`` ``None`` lets the publisher
-    choose it from the key (Kafka's default partitioner); ``timestamp_ms`` ``None`` means now."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: Headers = ()
-    partition: int | None = None
-    timestamp_ms: int | None = None
 
 
 @dataclass

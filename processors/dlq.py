@@ -16,9 +16,10 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable, Sequence
 
-from processors.batch import Headers, OutRecord, SourceMessage
+from processors.batch import SourceMessage
 from processors.errors import DeadLetterRatioExceeded, InvalidMessage
 from processors.metrics import WorkerMetrics, reason_label
+from telemetry_core.kafka_publisher import Headers, OutRecord
 
 PREFIX = "dlq."
 REASON = "dlq.reason"

@@ -32,10 +32,6 @@ class StorageMisconfigured(ProcessorError):
     stops without committing, so nothing is lost and the batch is read again after the fix."""
 
 
-class PublishFailed(ProcessorError):
-    """Kafka did not acknowledge every record of a batch; the batch is published again."""
-
-
 class BatchAbandoned(ProcessorError):
     """The partitions of a batch were reassigned while it was in flight; it is not committed."""
 

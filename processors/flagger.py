@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from processors.batch import OutRecord, SourceMessage
+from processors.batch import SourceMessage
 from processors.dlq import invalid
 from processors.errors import InvalidMessage
 from telemetry_core.clickhouse.rows import encode_row, row
 from telemetry_core.events import EventDecodeError, Flags, decode_wire
 from telemetry_core.flags import compute_flags
+from telemetry_core.kafka_publisher import OutRecord
 from telemetry_core.reference import ReferenceLookup
 from telemetry_core.validation import check
 
@@ -49,9 +50,7 @@ class FlagRules:
     default_retention_days: int
 
 
-def flag_batch(
-    messages: Sequence[SourceMessage], rules: FlagRules, now_ms: int, same_partitions: bool
-) -> Flagged:
+def flag_batch(messages: Sequence[SourceMessage], rules: FlagRules, now_ms: int, same_partitions: bool) -> Flagged:
     """Flag every message. ``same_partitions``: the flagged topic has as many partitions as the
     raw one, so a record keeps its source partition (what the key's hash chose for the raw topic,
     since every raw producer partitions by key), saving a hash per record."""

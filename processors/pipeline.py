@@ -33,8 +33,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from processors.batch import SourceBatch, SourceMessage, TopicPartition
-from processors.errors import BatchAbandoned, PublishFailed, StorageError
+from processors.errors import BatchAbandoned, StorageError
 from processors.metrics import WorkerMetrics
+from telemetry_core.kafka_publisher import PublishError
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +209,7 @@ class BatchLoop:
         while True:
             try:
                 result = await attempt()
-            except (StorageError, PublishFailed) as exc:
+            except (StorageError, PublishError) as exc:
                 self.metrics.retries.inc(operation)
                 self.metrics.backpressure.set(1)
                 delay = backoff.next_delay()

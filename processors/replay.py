@@ -28,9 +28,7 @@ from aiokafka.errors import KafkaError
 
 from processors import dlq
 from processors.app import names
-from processors.batch import OutRecord
-from processors.errors import PublishFailed
-from processors.publisher import KafkaPublisher
+from telemetry_core.kafka_publisher import KafkaPublisher, OutRecord, PublishError
 from telemetry_core.settings import Settings, SettingsError
 
 GROUP = "telemetry-dlq-replay"
@@ -165,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     group = f"{args.namespace}.{GROUP}" if args.namespace else GROUP
     try:
         summary = asyncio.run(replay(settings, stream_names.topics.dlq, group, dry_run=args.dry_run, limit=args.limit))
-    except (KafkaError, PublishFailed, OSError) as exc:
+    except (KafkaError, PublishError, OSError) as exc:
         print(f"telemetry-replay-dlq: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print(summary.describe(args.dry_run))

@@ -39,7 +39,7 @@ from processors.dlq import DeadLetters, invalid
 from processors.errors import InvalidMessage, RowsRejected
 from processors.metrics import SinkMetrics
 from processors.pipeline import Retry
-from processors.publisher import Publisher
+from telemetry_core.kafka_publisher import Publisher
 
 DEDUP_IDS_PER_PARTITION = 50_000
 PROBE_LOOKBACK_MS = 3_600_000

@@ -19,7 +19,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from deploy.local.ports import free_ports
 from ingest_api.app import create_app
-from ingest_api.publisher import KafkaPublisher
+from ingest_api.flusher import ingest_publisher
 from service_http.reference import FixedReference
 from telemetry_core.admin.__main__ import main as admin_main
 from telemetry_core.admin.topic_io import write_records
@@ -61,7 +61,7 @@ async def client(pipeline_settings: Settings, tmp_path_factory: pytest.TempPathF
     await write_records(settings, [encode_entity(e) for e in entities])
     app = create_app(
         settings,
-        publisher=KafkaPublisher(settings),
+        publisher=ingest_publisher(settings),
         reference=ReferenceFeed(settings, ReferenceStore()),
         signer=load_or_create_signer(settings),
     )
@@ -233,7 +233,7 @@ async def test_unreachable_kafka_answers_503_and_claims_nothing(tmp_path: Path) 
     store.put(ApiKey("k", "t", hash_key("s"), frozenset({"telemetry:send"})))
     app = create_app(
         settings,
-        publisher=KafkaPublisher(settings),
+        publisher=ingest_publisher(settings),
         reference=FixedReference(store),
         signer=load_or_create_signer(settings),
     )

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sdk_runtimes import node, php
 
 from ingest_api.app import create_app
-from ingest_api.publisher import KafkaPublisher
+from ingest_api.flusher import ingest_publisher
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.reference import ApiKey, Product, ReferenceStore, Tenant, encode_entity, hash_key
 from telemetry_core.reference_feed import ReferenceFeed
@@ -60,7 +60,7 @@ async def ingest_url(pipeline_settings: Settings, tmp_path_factory: pytest.TempP
     await write_records(settings, [encode_entity(e) for e in entities])
     app = create_app(
         settings,
-        publisher=KafkaPublisher(settings),
+        publisher=ingest_publisher(settings),
         reference=ReferenceFeed(settings, ReferenceStore()),
         signer=load_or_create_signer(settings),
     )

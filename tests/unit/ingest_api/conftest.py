@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from publisher_fakes import MemoryPublisher
 
 from ingest_api.app import create_app
-from ingest_api.publisher import MemoryPublisher
 from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, License, Product, ReferenceStore, Tenant, hash_key
 from telemetry_core.settings import Settings

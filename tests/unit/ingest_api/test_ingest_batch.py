@@ -7,9 +7,9 @@ import json
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from publisher_fakes import MemoryPublisher
 from sdk_serialisers import verifies_like_the_sdks
 
-from ingest_api.publisher import MemoryPublisher
 from telemetry_core.events import decode_raw
 
 Client = TestClient[web.Request, web.Application]
@@ -33,8 +33,8 @@ async def test_json_array_gets_one_result_per_event_in_order(
     assert [r["code"] for r in body["results"]] == [830, 831, 830]
     assert [r["event_id"] for r in body["results"]][1:] == ["second", "third"]
     assert body["results"][0]["errors"] == [] and "data_group" in body["results"][1]["errors"]
-    assert [key.decode() for key, _ in publisher.records] == [r["event_id"] for r in body["results"]]
-    assert [decode_raw(value).fields.get("event_id") for _, value in publisher.records] == [None, "second", "third"]
+    assert [key.decode() for key, _ in publisher.keyed] == [r["event_id"] for r in body["results"]]
+    assert [decode_raw(value).fields.get("event_id") for _, value in publisher.keyed] == [None, "second", "third"]
     pem = await (await client.get("/api/v1/public-key")).read()
     assert verifies_like_the_sdks(pem, await response.read())
 
@@ -49,7 +49,7 @@ async def test_wrapper_object_carries_the_api_key(
 ) -> None:
     response = await client.post(BATCH, json={"api_key": secrets["send"], "events": [correct]})
     assert response.status == 200
-    assert secrets["send"].encode() not in publisher.records[0][1]
+    assert secrets["send"].encode() not in publisher.records[0].value
 
 
 async def test_ndjson_with_key_in_query(

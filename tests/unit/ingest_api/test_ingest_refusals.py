@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
+from publisher_fakes import MemoryPublisher
 
-from ingest_api.publisher import MemoryPublisher
 from telemetry_core.events import decode_raw
 
 Client = TestClient[web.Request, web.Application]
@@ -103,8 +103,8 @@ async def test_idempotency_header_becomes_the_event_id(
     key = "0b0f6c1e-3f47-4c2e-9a53-2f8f4d4b1a10"
     response = await client.post(SEND, data={"api_key": secrets["send"]}, headers={"Idempotency-Key": key})
     assert response.headers["X-Event-Id"] == key
-    assert publisher.records[0][0] == key.encode()
-    assert decode_raw(publisher.records[0][1]).event_id == key
+    assert publisher.records[0].key == key.encode()
+    assert decode_raw(publisher.records[0].value).event_id == key
 
 
 async def test_event_id_field_becomes_the_event_id_and_retries_keep_it(
@@ -113,7 +113,7 @@ async def test_event_id_field_becomes_the_event_id_and_retries_keep_it(
     for _ in range(2):
         response = await client.post(SEND, data={"api_key": secrets["send"], "event_id": "order-42_retry"})
         assert response.headers["X-Event-Id"] == "order-42_retry"
-    assert [key for key, _ in publisher.records] == [b"order-42_retry", b"order-42_retry"]
+    assert [key for key, _ in publisher.keyed] == [b"order-42_retry", b"order-42_retry"]
 
 
 async def test_signed_body_does_not_contain_the_event_id(client: Client, secrets: dict[str, str]) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from publisher_fakes import MemoryPublisher
 
 from ingest_api.app import create_app
 from ingest_api.parsing import MAX_FIELDS
-from ingest_api.publisher import MemoryPublisher
 from service_http.reference import FixedReference
 from telemetry_core.events import decode_raw
 from telemetry_core.settings import Settings
@@ -51,7 +51,7 @@ async def test_sdk_paths_save_json_with_numbers_and_bearer(
     response = await client.post(path, json=body, headers=headers)
     assert response.status == 200
     assert (await answer(response))["code"] == 830
-    fields = decode_raw(publisher.records[0][1]).fields
+    fields = decode_raw(publisher.records[0].value).fields
     assert fields["numeric_data_single_value"] == 50
     assert fields["product_id"] == 1
     assert "api_key" not in fields
@@ -85,7 +85,7 @@ async def test_chunked_json_body_without_content_length(
     assert "Content-Length" not in response.request_info.headers
     assert response.status == 200
     assert (await answer(response))["code"] == 830
-    assert decode_raw(publisher.records[0][1]).fields["numeric_data_single_value"] == 50
+    assert decode_raw(publisher.records[0].value).fields["numeric_data_single_value"] == 50
 
 
 async def test_sdk_extras_are_stored_verbatim(
@@ -93,7 +93,7 @@ async def test_sdk_extras_are_stored_verbatim(
 ) -> None:
     response = await client.post("/v1/send-telemetry", json=sdk_body(correct, secrets["send"], **EXTRAS))
     assert (await answer(response))["code"] == 830
-    fields = decode_raw(publisher.records[0][1]).fields
+    fields = decode_raw(publisher.records[0].value).fields
     assert {name: fields[name] for name in EXTRAS} == EXTRAS
 
 
@@ -124,7 +124,7 @@ async def test_nested_value_in_a_known_field_is_an_incorrect_format(
     else:
         assert found["code"] == 831
         assert found["errors"][name] == [message]
-    assert decode_raw(publisher.records[0][1]).fields[name] == value
+    assert decode_raw(publisher.records[0].value).fields[name] == value
 
 
 async def test_nested_members_count_against_the_field_cap(

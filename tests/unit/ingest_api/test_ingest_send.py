@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient
+from publisher_fakes import MemoryPublisher
 from sdk_serialisers import verifies_like_the_sdks
 
-from ingest_api.publisher import MemoryPublisher
 from telemetry_core.envelope import signed_bytes
 from telemetry_core.events import decode_raw
 from telemetry_core.signing import verify
@@ -85,7 +85,7 @@ async def test_saved_event_carries_every_field_but_the_secret(
     )
     event_id = response.headers["X-Event-Id"]
     assert UUID7.match(event_id)
-    [(key, value)] = publisher.records
+    [(key, value)] = publisher.keyed
     assert key == event_id.encode()
     assert secrets["send"].encode() not in value
     event = decode_raw(value)
@@ -104,7 +104,7 @@ async def test_incorrect_event_is_saved_with_its_errors(
     envelope = await response.json()
     assert envelope["response"]["code"] == 831
     assert envelope["response"]["errors"]["text_data"] == ["The text data field is required when data type is text."]
-    assert decode_raw(publisher.records[0][1]).errors == envelope["response"]["errors"]
+    assert decode_raw(publisher.records[0].value).errors == envelope["response"]["errors"]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/send-telemetry-data", "/api/v1/send-telemetry"])
@@ -114,7 +114,7 @@ async def test_json_body_with_bearer_key(
     body = {**correct, "product_id": 1, "numeric_data_single_value": 50}
     response = await client.post(path, json=body, headers={"Authorization": f"Bearer {secrets['send']}"})
     assert (await response.json())["response"]["code"] == 830
-    assert decode_raw(publisher.records[0][1]).fields == body
+    assert decode_raw(publisher.records[0].value).fields == body
 
 
 async def test_api_key_in_query_string_and_fields_from_query(
@@ -122,14 +122,14 @@ async def test_api_key_in_query_string_and_fields_from_query(
 ) -> None:
     response = await client.post(SEND, params={"api_key": secrets["send"], "data_group": "from-query"})
     assert (await response.json())["response"]["code"] == 831
-    assert decode_raw(publisher.records[0][1]).fields == {"data_group": "from-query"}
+    assert decode_raw(publisher.records[0].value).fields == {"data_group": "from-query"}
 
 
 async def test_body_field_wins_over_query_field(
     client: Client, secrets: dict[str, str], publisher: MemoryPublisher
 ) -> None:
     await client.post(SEND, params={"data_group": "query"}, data={"api_key": secrets["send"], "data_group": "body"})
-    assert decode_raw(publisher.records[0][1]).fields == {"data_group": "body"}
+    assert decode_raw(publisher.records[0].value).fields == {"data_group": "body"}
 
 
 async def test_multipart_form(
@@ -139,7 +139,7 @@ async def test_multipart_form(
     form.add_field("data_group", "g", content_type="text/plain")
     response = await client.post(SEND, data=form)
     assert (await response.json())["response"]["code"] == 830
-    assert decode_raw(publisher.records[0][1]).fields["data_group"] == "g"
+    assert decode_raw(publisher.records[0].value).fields["data_group"] == "g"
 
 
 @pytest.mark.parametrize(

@@ -9,12 +9,13 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from processors.batch import OutRecord, SourceBatch, SourceMessage, TopicPartition
-from processors.errors import PublishFailed, RowsRejected, StorageError, StorageMisconfigured
+from processors.batch import SourceBatch, SourceMessage, TopicPartition
+from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from processors.flagger import FlagRules, flag_record
 from processors.pipeline import Backoff
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS
 from telemetry_core.events import RawEvent, encode_raw
+from telemetry_core.kafka_publisher import PublishError
 from telemetry_core.reference import ReferenceStore
 
 T = TypeVar("T")
@@ -35,39 +36,6 @@ class FakeGroup:
 
     def highwater(self, tp: TopicPartition) -> int | None:
         return self.high.get(tp)
-
-
-class FakePublisher:
-    """Keeps what it acknowledged; ``failures`` publishes fail first; every topic has
-    ``partitions[topic]`` partitions (1 unless told)."""
-
-    def __init__(
-        self, failures: int = 0, partitions: Mapping[str, int] | None = None, metadata_failures: int = 0
-    ) -> None:
-        self.records: list[OutRecord] = []
-        self.failures = failures
-        self.attempts = 0
-        self.partitions = dict(partitions or {})
-        self.metadata_failures = metadata_failures
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        self.attempts += 1
-        if self.failures:
-            self.failures -= 1
-            raise PublishFailed("broker away")
-        self.records.extend(records)
-
-    async def partition_count(self, topic: str) -> int:
-        if self.metadata_failures:
-            self.metadata_failures -= 1
-            raise PublishFailed(f"no metadata for {topic}: KafkaTimeoutError()")
-        return self.partitions.get(topic, 1)
 
 
 class FakeTable:
@@ -156,7 +124,7 @@ async def retry(batch: SourceBatch, operation: str, attempt: Callable[[], Awaita
     while True:
         try:
             return await attempt()
-        except (StorageError, PublishFailed):
+        except (StorageError, PublishError):
             continue
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import faust
 import pytest
-from processors_fakes import FakeGroup, FakePublisher, FakeTable, flagged_messages, raw_event, row_dict
+from processors_fakes import FakeGroup, FakeTable, flagged_messages, raw_event, row_dict
+from publisher_fakes import MemoryPublisher
 
 from processors.app import FLAGGER_GROUP, SINK_GROUP, Worker, build_flagger, build_sink, names
 from processors.batch import SourceMessage, TopicPartition
@@ -41,8 +42,8 @@ def subscribed(app: faust.App) -> list[faust.Topic]:
 
 
 def test_each_worker_is_its_own_consumer_group_reading_raw_bytes_through_the_batch_intake(tmp_path: Path) -> None:
-    flagger = build_flagger(settings(tmp_path), names(), publisher=FakePublisher())
-    sink = build_sink(settings(tmp_path), names(), table=FakeTable(), publisher=FakePublisher())
+    flagger = build_flagger(settings(tmp_path), names(), publisher=MemoryPublisher())
+    sink = build_sink(settings(tmp_path), names(), table=FakeTable(), publisher=MemoryPublisher())
     assert (flagger.app.conf.id, sink.app.conf.id) == ("telemetry-flagger", "telemetry-sink")
     for worker, topic_name in ((flagger, "telemetry.raw.v1"), (sink, "telemetry.flagged.v2")):
         transport = worker.app.transport
@@ -76,7 +77,7 @@ async def drive(worker: Worker, messages: list[SourceMessage]) -> FakeGroup:
 
 async def test_the_sink_worker_stores_and_commits(tmp_path: Path) -> None:
     table = FakeTable()
-    worker = build_sink(settings(tmp_path), names("unit"), table=table, publisher=FakePublisher())
+    worker = build_sink(settings(tmp_path), names("unit"), table=table, publisher=MemoryPublisher())
     event = raw_event()
     messages = [m._replace(topic="unit.telemetry.flagged.v2") for m in flagged_messages([event], partition=2)]
     group = await drive(worker, messages)
@@ -85,7 +86,7 @@ async def test_the_sink_worker_stores_and_commits(tmp_path: Path) -> None:
 
 
 async def test_the_flagger_worker_publishes_and_commits(tmp_path: Path) -> None:
-    publisher = FakePublisher()
+    publisher = MemoryPublisher()
     worker = build_flagger(settings(tmp_path), names("unit"), publisher=publisher)
     event = raw_event()
     topic = "unit.telemetry.raw.v1"
@@ -103,7 +104,7 @@ async def test_the_flagger_worker_publishes_and_commits(tmp_path: Path) -> None:
 
 async def test_messages_of_an_older_generation_are_not_processed(tmp_path: Path) -> None:
     table = FakeTable()
-    worker = build_sink(settings(tmp_path), names(), table=table, publisher=FakePublisher())
+    worker = build_sink(settings(tmp_path), names(), table=table, publisher=MemoryPublisher())
     group = FakeGroup(generation=int(worker.app.consumer_generation_id) + 1)
     worker.loop.group = group
     task = asyncio.create_task(worker.loop.run())
@@ -118,7 +119,7 @@ async def test_messages_of_an_older_generation_are_not_processed(tmp_path: Path)
 
 async def test_a_misconfigured_table_stops_the_sink_worker_without_commit(tmp_path: Path) -> None:
     table = FakeTable(misconfigured=True)
-    worker = build_sink(settings(tmp_path), names(), table=table, publisher=FakePublisher())
+    worker = build_sink(settings(tmp_path), names(), table=table, publisher=MemoryPublisher())
     with pytest.raises(StorageMisconfigured):
         await drive(worker, flagged_messages([raw_event()]))
     assert isinstance(worker.loop.group, FakeGroup) and worker.loop.group.commits == []

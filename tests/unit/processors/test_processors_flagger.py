@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from processors_fakes import FakePublisher, message, raw_event, raw_messages, retry, row_dict, time_ms
+from processors_fakes import message, raw_event, raw_messages, retry, row_dict, time_ms
+from publisher_fakes import MemoryPublisher
 
 from processors import dlq, flagger
 from processors.app import Worker, build_flagger, names
@@ -172,7 +173,7 @@ def test_flags_are_reported_for_metrics(ref: ReferenceStore) -> None:
 # --- the worker's process, as build_flagger composes it -----------------------------------------
 
 
-def flagger_worker(tmp_path: Path, publisher: FakePublisher, window: int = 100) -> Worker:
+def flagger_worker(tmp_path: Path, publisher: MemoryPublisher, window: int = 100) -> Worker:
     settings = Settings(data_dir=tmp_path, dlq_window=window)
     worker = build_flagger(settings, names(), publisher=publisher)
     store = cast(ReferenceFeed, worker.resources[0]).store
@@ -182,7 +183,7 @@ def flagger_worker(tmp_path: Path, publisher: FakePublisher, window: int = 100) 
 
 
 async def test_process_publishes_flagged_records_and_dead_letters_together(tmp_path: Path) -> None:
-    publisher = FakePublisher()
+    publisher = MemoryPublisher()
     worker = flagger_worker(tmp_path, publisher)
     messages = [*raw_messages(2), message(b"junk", 2, topic="telemetry.raw.v1")]
     before = int(time.time() * 1000)
@@ -203,28 +204,28 @@ async def test_process_publishes_flagged_records_and_dead_letters_together(tmp_p
 async def test_process_keeps_source_partitions_when_both_topics_have_as_many(tmp_path: Path) -> None:
     topics = names().topics
     for raw_count, kept in ((4, True), (8, False)):
-        publisher = FakePublisher(partitions={topics.raw: raw_count, topics.flagged: 4})
+        publisher = MemoryPublisher(partitions={topics.raw: raw_count, topics.flagged: 4})
         worker = flagger_worker(tmp_path, publisher)
         await worker.loop.process(SourceBatch(1, raw_messages(1, partition=2)), retry)
         assert publisher.records[0].partition == (2 if kept else None)
 
 
 async def test_process_retries_a_failed_publish_of_the_whole_batch(tmp_path: Path) -> None:
-    publisher = FakePublisher(failures=2)
+    publisher = MemoryPublisher(failures=2)
     worker = flagger_worker(tmp_path, publisher)
     await worker.loop.process(SourceBatch(1, raw_messages(3)), retry)
     assert publisher.attempts == 3 and len(publisher.records) == 3
 
 
 async def test_process_retries_when_the_partition_counts_are_unknown_for_a_moment(tmp_path: Path) -> None:
-    publisher = FakePublisher(metadata_failures=1)
+    publisher = MemoryPublisher(metadata_failures=1)
     worker = flagger_worker(tmp_path, publisher)
     await worker.loop.process(SourceBatch(1, raw_messages(1)), retry)
     assert len(publisher.records) == 1
 
 
 async def test_the_dlq_cap_stops_before_publishing(tmp_path: Path) -> None:
-    publisher = FakePublisher()
+    publisher = MemoryPublisher()
     worker = flagger_worker(tmp_path, publisher, window=4)
     with pytest.raises(DeadLetterRatioExceeded):
         await worker.loop.process(SourceBatch(1, [message(b"junk", i, topic="raw") for i in range(4)]), retry)

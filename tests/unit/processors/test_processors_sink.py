@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from processors_fakes import FakePublisher, FakeTable, flagged_messages, message, raw_event, retry, time_ms
+from processors_fakes import FakeTable, flagged_messages, message, raw_event, retry, time_ms
+from publisher_fakes import MemoryPublisher
 
 from processors import dlq
 from processors.batch import SourceBatch, SourceMessage, dedup_token
@@ -66,10 +67,10 @@ def test_stored_ids_are_a_bounded_lru_per_partition() -> None:
 
 
 def sink(
-    table: FakeTable, publisher: FakePublisher | None = None, probe_rows: int = 10, window: int = 100
-) -> tuple[Sink, SinkMetrics, FakePublisher]:
+    table: FakeTable, publisher: MemoryPublisher | None = None, probe_rows: int = 10, window: int = 100
+) -> tuple[Sink, SinkMetrics, MemoryPublisher]:
     metrics = SinkMetrics()
-    publisher = publisher or FakePublisher()
+    publisher = publisher or MemoryPublisher()
     dead = DeadLetters("sink", "dlq", DeadLetterPolicy("sink", window, 0.5), metrics)
     return Sink(table, publisher, dead, metrics, StoredIds(), probe_rows=probe_rows), metrics, publisher
 
@@ -140,7 +141,7 @@ async def test_the_probe_covers_only_the_first_rows_of_each_partition_per_genera
 
 
 async def test_dead_letters_go_to_the_dlq_and_good_rows_are_stored() -> None:
-    table, publisher = FakeTable(), FakePublisher()
+    table, publisher = FakeTable(), MemoryPublisher()
     stage, metrics, _ = sink(table, publisher)
     event = raw_event()
     messages = [message(None, 0, topic="flagged", key=b"id"), *flagged_messages([event], start=1)]
@@ -152,7 +153,7 @@ async def test_dead_letters_go_to_the_dlq_and_good_rows_are_stored() -> None:
 
 
 async def test_the_dlq_cap_stops_the_sink_before_dead_letters_are_published() -> None:
-    table, publisher = FakeTable(), FakePublisher()
+    table, publisher = FakeTable(), MemoryPublisher()
     stage, _, _ = sink(table, publisher, window=4)
     with pytest.raises(DeadLetterRatioExceeded):
         await stage.write(SourceBatch(1, [message(None, i, key=b"id") for i in range(4)]), retry)
@@ -166,7 +167,7 @@ def with_bad_row(count: int, bad_at: int) -> list[SourceMessage]:
 
 
 async def test_a_refused_row_is_bisected_out_into_the_dlq_and_the_others_stored() -> None:
-    table, publisher = FakeTable(), FakePublisher()
+    table, publisher = FakeTable(), MemoryPublisher()
     stage, metrics, _ = sink(table, publisher)
     messages = with_bad_row(8, bad_at=5)
     batch = SourceBatch(1, messages)
@@ -213,7 +214,7 @@ async def test_a_bisect_interrupted_after_its_first_half_loses_no_row() -> None:
 
 
 async def test_a_misconfigured_table_stops_the_sink_with_nothing_remembered() -> None:
-    table, publisher = FakeTable(misconfigured=True), FakePublisher()
+    table, publisher = FakeTable(misconfigured=True), MemoryPublisher()
     stage, _, _ = sink(table, publisher, probe_rows=0)
     with pytest.raises(StorageMisconfigured):
         await stage.write(SourceBatch(1, flagged_messages([raw_event()])), retry)
@@ -221,7 +222,7 @@ async def test_a_misconfigured_table_stops_the_sink_with_nothing_remembered() ->
 
 
 async def test_a_failed_dlq_publish_is_retried_and_the_rows_stored_once() -> None:
-    table, publisher = FakeTable(), FakePublisher(failures=2)
+    table, publisher = FakeTable(), MemoryPublisher(failures=2)
     stage, _, _ = sink(table, publisher)
     messages = [message(None, 0, key=b"id"), *flagged_messages([raw_event()], start=1)]
     await stage.write(SourceBatch(1, messages), retry)

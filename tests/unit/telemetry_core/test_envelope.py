@@ -77,3 +77,18 @@ def test_answer_stamps_the_current_second(signer: Signer) -> None:
 def test_private_key_used_comes_from_the_key_id(tmp_path: Path) -> None:
     signer = load_or_create_signer(Settings(data_dir=tmp_path, signing_key_id="tenant-7"))
     assert json.loads(EnvelopeSigner(signer).answer(200, "Success"))["private_key_used"] == "tenant-7"
+
+
+def test_answers_without_errors_are_the_same_bytes_and_signed_once_per_second(signer: Signer) -> None:
+    envelopes = EnvelopeSigner(signer)
+    first = envelopes.answer(830, "Correct format data saved", errors=[])
+    again = envelopes.answer(830, "Correct format data saved", errors=[])
+    stamp = json.loads(first)["response"]["timestamp"]
+    reference = EnvelopeSigner(signer).envelope(
+        {"code": 830, "message": "Correct format data saved", "errors": [], "timestamp": stamp}
+    )
+    if json.loads(again)["response"]["timestamp"] == stamp:  # not across a second boundary
+        assert again is first and envelopes.hits == 1
+    assert first == reference
+    with_errors = envelopes.answer(831, "Incorrect format data saved", errors={"a": ["b"]})
+    assert json.loads(with_errors)["response"]["errors"] == {"a": ["b"]}

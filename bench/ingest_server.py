@@ -1,0 +1,110 @@
+"""The ingest service with another publisher, for bench/ingest.py's side-by-side runs (not a test):
+
+    python bench/ingest_server.py send      # aiokafka's ``send`` per record, no flusher
+    python bench/ingest_server.py keyed     # the flusher, every record partitioned by its key
+    python bench/ingest_server.py flusher   # what ``python -m ingest_api`` runs
+
+Same settings (environment), app, access log and shutdown as ``python -m ingest_api``; only the
+publisher differs. ``send`` is the question the flusher must answer: does coalescing concurrent
+requests into one ``publish`` pay, against aiokafka's own accumulator (a ``send`` per record,
+which appends to the open batch of its partition)? ``keyed`` measures ``ANY_PARTITION``: the
+ingest as before it, every record placed by aiokafka's partitioner over its key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+from aiokafka.errors import KafkaError
+
+from ingest_api import __main__ as ingest_main
+from ingest_api import flusher as flusher_module
+from ingest_api.app import create_app
+from ingest_api.flusher import RecordFlusher, ingest_publisher
+from service_http import serving
+from telemetry_core import kafka_publisher, topics
+from telemetry_core.kafka_publisher import (
+    ANY_PARTITION,
+    KafkaPublisher,
+    OutRecord,
+    Publisher,
+    PublishError,
+    record_size,
+)
+from telemetry_core.reference import ReferenceStore
+from telemetry_core.reference_feed import ReferenceFeed
+from telemetry_core.settings import Settings
+from telemetry_core.signing import Signer
+
+
+class SendPerRecord(KafkaPublisher):
+    """``KafkaPublisher`` with aiokafka's ``send`` per record and an ``asyncio.timeout`` per call."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(
+            settings,
+            "telemetry-ingest",
+            max_record_bytes=topics.MAX_RAW_RECORD_BYTES,
+            max_batch_bytes=kafka_publisher.INGEST_BATCH_BYTES,
+            background=True,
+        )
+        self._timeout_s = settings.publish_timeout_s
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        producer = self._producer
+        if producer is None:
+            raise PublishError("not_connected")
+        if any(record_size(r) > self.max_record_bytes for r in records):
+            raise PublishError("too_large")
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                futures = [await producer.send(r.topic, r.value, key=r.key) for r in records]
+                await asyncio.gather(*futures)
+        except TimeoutError:
+            raise PublishError("timeout") from None
+        except KafkaError as exc:
+            raise PublishError("kafka_error", repr(exc)) from exc
+
+
+class Keyed(RecordFlusher):
+    """The ingest's flusher with every record key-partitioned (no ``ANY_PARTITION``)."""
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        await super().publish([r._replace(partition=None) if r.partition == ANY_PARTITION else r for r in records])
+
+
+def build(variant: str) -> serving.Factory:
+    def factory(settings: Settings, signer: Signer) -> web.Application:
+        publisher: Publisher
+        if variant == "send":
+            publisher = SendPerRecord(settings)
+        elif variant == "keyed":
+            kafka = ingest_publisher(settings)._publisher
+            wait_s, max_bytes = settings.publish_timeout_s, flusher_module.MAX_BUFFERED_BYTES
+            publisher = Keyed(kafka, wait_s=wait_s, max_bytes=max_bytes)
+        else:
+            publisher = ingest_publisher(settings)
+        reference = ReferenceFeed(settings, ReferenceStore())
+        return create_app(settings, publisher=publisher, reference=reference, signer=signer)
+
+    return factory
+
+
+def main() -> int:
+    variant = sys.argv[1] if len(sys.argv) > 1 else "flusher"
+    if variant not in ("send", "keyed", "flusher"):
+        print("usage: ingest_server.py send|keyed|flusher", file=sys.stderr)
+        return 2
+    return serving.run(
+        f"bench-ingest-{variant}",
+        build(variant),
+        lambda s: (s.ingest_host, s.ingest_port),
+        ingest_main.SHUTDOWN_TIMEOUT_S,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
