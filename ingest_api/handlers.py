@@ -175,14 +175,13 @@ class SendHandlers:
         try:
             await self._publisher.publish(records)
         except PublishError as exc:
-            metrics.publish_seconds.observe(perf_counter() - started, "failed")
-            metrics.kafka_errors.inc(exc.reason)
+            metrics.publish_failed.observe(perf_counter() - started)
+            metrics.kafka_errors.labels(exc.reason).inc()
             if exc.reason == TOO_LARGE:
                 raise Refusal.because(codes.BODY_TOO_LARGE, "body", "an event is larger than Kafka accepts") from None
             raise unavailable("kafka", "the event store did not acknowledge in time") from None
-        metrics.publish_seconds.observe(perf_counter() - started, "acked")
-        for code in answer_codes:
-            metrics.events.inc(str(code))
+        metrics.publish_acked.observe(perf_counter() - started)
+        metrics.count_events(answer_codes)
 
 
 _TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"

@@ -209,7 +209,7 @@ class BatchLoop:
             try:
                 result = await attempt()
             except (StorageError, PublishFailed) as exc:
-                self.metrics.retries.inc(operation)
+                self.metrics.retries.labels(operation).inc()
                 self.metrics.backpressure.set(1)
                 delay = backoff.next_delay()
                 if backoff.attempt == 1 or backoff.attempt % 10 == 0:

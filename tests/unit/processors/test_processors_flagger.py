@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from metric_samples import samples
 from processors_fakes import FakePublisher, message, raw_event, raw_messages, retry, row_dict, time_ms
 
 from processors import dlq, flagger
@@ -194,10 +195,10 @@ async def test_process_publishes_flagged_records_and_dead_letters_together(tmp_p
     assert before <= time_ms(row["processed_at"]) <= int(time.time() * 1000) and row["retention_days"] == 7
     assert dlq.header(publisher.records[2].headers, dlq.SOURCE_OFFSET) == "2"
     metrics = cast(FlaggerMetrics, worker.loop.metrics)
-    assert metrics.messages.values == {(): 3.0}
-    assert metrics.flags.values[("license_key_exists", "0")] == 2
-    assert metrics.red_flags.values[("license_unknown",)] == 2
-    assert metrics.dead_letters.values == {("undecodable",): 1.0}
+    assert samples(metrics.messages) == {(): 3.0}
+    assert samples(metrics.flags)[("license_key_exists", "0")] == 2
+    assert samples(metrics.red_flags)[("license_unknown",)] == 2
+    assert samples(metrics.dead_letters) == {("undecodable",): 1.0}
 
 
 async def test_process_keeps_source_partitions_when_both_topics_have_as_many(tmp_path: Path) -> None:
