@@ -16,11 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import DefaultPartitioner
+from fixed_reference import FixedReference
 
 from deploy.local.ports import free_ports
 from ingest_api.app import create_app
 from ingest_api.publisher import KafkaPublisher
-from service_http.reference import FixedReference
 from telemetry_core.admin.__main__ import main as admin_main
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.events import RawEvent, decode_raw

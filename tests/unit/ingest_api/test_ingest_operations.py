@@ -11,12 +11,12 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
 from metric_samples import scraped
 
 from ingest_api.app import create_app
 from ingest_api.publisher import MemoryPublisher
 from service_http.logs import ACCESS_FIELDS, AccessLog, JsonFormatter, access_logger
-from service_http.reference import FixedReference
 from telemetry_core.reference import ReferenceStore
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer

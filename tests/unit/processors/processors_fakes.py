@@ -12,10 +12,10 @@ from typing import Any, TypeVar
 from processors.batch import OutRecord, SourceBatch, SourceMessage, TopicPartition
 from processors.errors import PublishFailed, RowsRejected, StorageError, StorageMisconfigured
 from processors.flagger import FlagRules, flag_record
-from processors.pipeline import Backoff
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS
 from telemetry_core.events import RawEvent, encode_raw
 from telemetry_core.reference import ReferenceStore
+from telemetry_core.retries import Delays
 
 T = TypeVar("T")
 
@@ -147,8 +147,7 @@ def time_ms(text: str) -> int:
     return int(seconds) * 1000 + int(millis)
 
 
-def quick_backoff() -> Backoff:
-    return Backoff(initial=0.001, maximum=0.002)
+QUICK_RETRY = Delays(initial=0.001, maximum=0.002)
 
 
 async def retry(batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:

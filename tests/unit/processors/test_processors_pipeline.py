@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
 from metric_samples import samples
-from processors_fakes import FakeGroup, message, quick_backoff
+from processors_fakes import QUICK_RETRY, FakeGroup, message
 
 from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import BatchAbandoned, DeadLetterRatioExceeded, StorageError
@@ -36,7 +36,7 @@ class RecordingStage:
 
 def make_loop(stage: RecordingStage, group: FakeGroup, size: int = 3, seconds: float = 0.05) -> BatchLoop:
     return BatchLoop(
-        stage.process, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, backoff=quick_backoff
+        stage.process, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, retry_delays=QUICK_RETRY
     )
 
 

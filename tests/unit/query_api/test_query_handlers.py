@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
 from metric_samples import scraped
 from sdk_serialisers import verifies_like_the_sdks
 
 from query_api.app import create_app
 from query_api.params import Cursor, decode_cursor, encode_cursor
 from service_http.logs import AccessLog
-from service_http.reference import FixedReference
 from telemetry_core.signing import Signer
 
 RECORDS = "/api/v1/get-telemetry-data"
