@@ -73,7 +73,6 @@ class SendHandlers:
             request[CLIENT_IP],
             request.headers.get(hdrs.USER_AGENT, ""),
             fields,
-            errors,
         )
         code = _saved_code(errors)
         await self._publish([(event_id.encode(), encode_raw(event))], [code.code])
@@ -95,7 +94,7 @@ class SendHandlers:
             event_id = self._event_id(None, fields.get(event_ids.FIELD), where)
             _check_item_key(fields.pop(API_KEY, None), key, where)
             errors = self._validate(key, fields)
-            event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
+            event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields)
             records.append((event_id.encode(), encode_raw(event)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
         await self._publish(records, [r["code"] for r in results])
