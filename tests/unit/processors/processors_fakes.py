@@ -75,14 +75,18 @@ class FakeTable:
     that is not an ``events`` row refuses the whole block, ``RowsRejected``), then dropped if its
     token was stored already. ``failures`` inserts fail first with ``StorageError`` (after
     storing the block when ``store_then_fail``: the answer was lost); ``misconfigured`` fails
-    every call with ``StorageMisconfigured``."""
+    every call with ``StorageMisconfigured``, ``unreachable`` with ``StorageError``. The
+    contract it shares with ``ClickHouseEvents`` is tests/events_table_contract.py."""
 
-    def __init__(self, failures: int = 0, store_then_fail: bool = False, misconfigured: bool = False) -> None:
+    def __init__(
+        self, failures: int = 0, store_then_fail: bool = False, misconfigured: bool = False, unreachable: bool = False
+    ) -> None:
         self.rows: list[bytes] = []
         self.tokens: list[str] = []
         self.failures = failures
         self.store_then_fail = store_then_fail
         self.misconfigured = misconfigured
+        self.unreachable = unreachable
         self.attempts: list[tuple[str, int]] = []  # (token, rows) of every insert call
         self.lookups: list[list[str]] = []
 
@@ -93,22 +97,26 @@ class FakeTable:
         self.attempts.append((token, len(rows)))
         if self.misconfigured:
             raise StorageMisconfigured("insert of rows cannot succeed until ClickHouse is fixed: no table")
+        if self.unreachable:
+            raise StorageError(f"insert of {len(rows)} rows failed: connection refused")
         for line in rows:
             if row_dict(line) is None:
                 raise RowsRejected(f"insert of {len(rows)} rows rejected by ClickHouse: cannot parse {line[:20]!r}")
         if self.failures and not self.store_then_fail:
             self.failures -= 1
-            raise StorageError("connection refused (nothing stored)")
+            raise StorageError(f"insert of {len(rows)} rows failed: connection refused (nothing stored)")
         if token not in self.tokens:
             self.tokens.append(token)
             self.rows.extend(rows)
         if self.failures:
             self.failures -= 1
-            raise StorageError("connection reset (stored, answer lost)")
+            raise StorageError(f"insert of {len(rows)} rows failed: connection reset (stored, answer lost)")
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
         if self.misconfigured:
             raise StorageMisconfigured("looking up stored event ids cannot succeed until ClickHouse is fixed")
+        if self.unreachable:
+            raise StorageError("looking up stored event ids failed: connection refused")
         self.lookups.append(list(event_ids))
         wanted, found = set(event_ids), dict[str, int]()
         for stored in self.decoded:
