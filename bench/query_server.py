@@ -15,12 +15,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the test fakes (FixedReference)
+
+from fixed_reference import FixedReference
 
 from query_api.__main__ import SHUTDOWN_TIMEOUT_S
 from query_api.app import create_app
 from query_api.storage import ClickHouseStorage
 from service_http import serving
-from service_http.reference import FixedReference
 from telemetry_core.auth import READ
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings

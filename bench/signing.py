@@ -29,6 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the test fakes (FixedReference)
 
 SECRET = "bench-signing-key"
 EVENT = {
@@ -62,8 +63,9 @@ def serve(service: str, bits: int, port: int, data_dir: str) -> None:
     store.put(License("acme", EVENT["license_key"], "1", activations=frozenset({EVENT["activation_identifier"]})))
     signer = load_or_create_signer(settings)
     if service == "ingest":
+        from fixed_reference import FixedReference
+
         from ingest_api.app import create_app
-        from service_http.reference import FixedReference
 
         class Acknowledging:
             """A publisher that acknowledges everything at once (signing is measured, not Kafka)."""

@@ -28,11 +28,8 @@ SDK_PATH = "/api/v1/send-telemetry"
 BATCH_PATH = "/api/v1/send-telemetry-data/batch"
 
 PROFILE = Profile("ingest", internal_error=codes.INTERNAL_ERROR, unavailable=codes.STORE_UNAVAILABLE)
-SETTINGS = web.AppKey("settings", Settings)
 PUBLISHER: web.AppKey[Publisher] = web.AppKey("publisher")
 REFERENCE: web.AppKey[ReferenceSource] = web.AppKey("reference")
-ENVELOPES = web.AppKey("envelopes", EnvelopeSigner)
-METRICS = web.AppKey("metrics", IngestMetrics)
 
 
 def create_app(
@@ -63,14 +60,12 @@ def create_app(
         settings,
         answers,
         registry=metrics.registry,
-        render_metrics=metrics.render,
         readiness=ready,
         openapi=openapi.document("ingest"),
         access_log=access_log,
         client_max_size=settings.max_body_bytes,
     )
-    app[SETTINGS], app[PUBLISHER], app[REFERENCE] = settings, publisher, reference
-    app[ENVELOPES], app[METRICS] = envelopes, metrics
+    app[PUBLISHER], app[REFERENCE] = publisher, reference
 
     send = SendHandlers(settings, publisher, reference, answers, metrics, UuidV7())
     add_api_route(app, hdrs.METH_POST, SEND_PATH, send.send)

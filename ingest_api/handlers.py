@@ -75,7 +75,6 @@ class SendHandlers:
             request[CLIENT_IP],
             request.headers.get(hdrs.USER_AGENT, ""),
             fields,
-            errors,
         )
         code = _saved_code(errors)
         record = OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(header, field))
@@ -99,7 +98,7 @@ class SendHandlers:
             event_id = self._event_id(None, field, where)
             _check_item_key(fields.pop(API_KEY, None), key, where)
             errors = self._validate(key, fields)
-            event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
+            event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields)
             records.append(OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(None, field)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
         await self._publish(records, [r["code"] for r in results])
@@ -181,14 +180,13 @@ class SendHandlers:
         try:
             await self._publisher.publish(records)
         except PublishError as exc:
-            metrics.publish_seconds.observe(perf_counter() - started, "failed")
-            metrics.kafka_errors.inc(exc.reason)
+            metrics.publish_failed.observe(perf_counter() - started)
+            metrics.kafka_errors.labels(exc.reason).inc()
             if exc.reason == TOO_LARGE:
                 raise Refusal.because(codes.BODY_TOO_LARGE, "body", "an event is larger than Kafka accepts") from None
             raise unavailable("kafka", "the event store did not acknowledge in time") from None
-        metrics.publish_seconds.observe(perf_counter() - started, "acked")
-        for code in answer_codes:
-            metrics.events.inc(str(code))
+        metrics.publish_acked.observe(perf_counter() - started)
+        metrics.count_events(answer_codes)
 
 
 _TOO_MANY_FIELDS = f"the event has more than {parsing.MAX_FIELDS} fields (body and query string together)"

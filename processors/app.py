@@ -90,7 +90,7 @@ def build_flagger(settings: Settings, stream_names: Names, *, publisher: Publish
     raw_topic, flagged_topic = stream_names.topics.raw, stream_names.topics.flagged
 
     async def process(batch: SourceBatch, retry: Retry) -> None:
-        metrics.messages.inc(amount=len(batch))
+        metrics.messages.inc(len(batch))
         same_partitions = await retry(batch, "metadata", lambda: same_counts(publisher, raw_topic, flagged_topic))
         flagged = flag_batch(batch.messages, rules, int(time.time() * 1000), same_partitions)  # pure
         dead_letters.check(flagged.outcomes)  # the DLQ cap, before anything is written

@@ -13,7 +13,7 @@ worker instead of being drained into the DLQ.
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 
 from processors.batch import SourceMessage
@@ -102,6 +102,6 @@ class DeadLetters:
 
     def records(self, dead: Sequence[tuple[SourceMessage, InvalidMessage]]) -> list[OutRecord]:
         now = dt.datetime.now(dt.UTC)
-        for _, error in dead:
-            self.metrics.dead_letters.inc(reason_label(error.reason))
+        for reason, count in Counter(reason_label(error.reason) for _, error in dead).items():
+            self.metrics.dead_letters.labels(reason).inc(count)
         return [dead_letter(message, error, self.worker, self.topic, now) for message, error in dead]

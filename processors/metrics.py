@@ -7,15 +7,16 @@ the worker runs and 503 once it is failing or stopping, with the reason. Metric 
 
 from __future__ import annotations
 
+import collections
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from telemetry_core.events import Flags
 from telemetry_core.flags import FLAG_NAMES
-from telemetry_core.metrics import Histogram, Registry
+from telemetry_core.metrics import CONTENT_TYPE, LATENCY_BUCKETS, ScrapeCollector, render
 
 log = logging.getLogger(__name__)
 
@@ -23,64 +24,89 @@ SIZE_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10_000, 20_000, 50_0
 
 
 class WorkerMetrics:
-    """What both workers report; ``lag`` reads the batch loop's committed offsets at scrape time."""
+    """What both workers report, on the worker's own registry; every update is per batch.
+
+    ``lag`` reads the batch loop's committed offsets at scrape time (its ``source`` is set
+    once the loop exists).
+    """
 
     def __init__(self, worker: str) -> None:
-        self.registry = registry = Registry()
+        self.registry = registry = CollectorRegistry()
         p = f"telemetry_{worker}"
-        self.messages = registry.counter(f"{p}_messages_total", "messages read from the source topic")
-        self.batch_size = Histogram(f"{p}_batch_size", "messages per processed batch", buckets=SIZE_BUCKETS)
-        registry.add(self.batch_size)
-        self.batch_seconds = registry.histogram(
-            f"{p}_batch_seconds", "seconds from batch start until its output was durable"
+        self.messages = Counter(f"{p}_messages_total", "messages read from the source topic", registry=registry)
+        self.batch_size = Histogram(
+            f"{p}_batch_size", "messages per processed batch", registry=registry, buckets=SIZE_BUCKETS
         )
-        self.commits = registry.counter(f"{p}_commits_total", "offset commits after a durable batch")
-        self.retries = registry.counter(f"{p}_retries_total", "failed write attempts that were retried", ("operation",))
-        self.backpressure = registry.gauge(f"{p}_backpressure", "1 while a failing write is retried and intake waits")
-        self.dead_letters = registry.counter(f"{p}_dead_letters_total", "messages sent to the DLQ", ("reason",))
-        self.dead_letter_ratio = registry.gauge(f"{p}_dead_letter_ratio", "dead-letter share of the ratio window")
-        self.lag = registry.gauge(f"{p}_consumer_lag", "high-water mark minus committed offset", ("topic", "partition"))
+        self.batch_seconds = Histogram(
+            f"{p}_batch_seconds",
+            "seconds from batch start until its output was durable",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
+        )
+        self.commits = Counter(f"{p}_commits_total", "offset commits after a durable batch", registry=registry)
+        self.retries = Counter(
+            f"{p}_retries_total", "failed write attempts that were retried", ("operation",), registry=registry
+        )
+        self.backpressure = Gauge(
+            f"{p}_backpressure", "1 while a failing write is retried and intake waits", registry=registry
+        )
+        self.dead_letters = Counter(
+            f"{p}_dead_letters_total", "messages sent to the DLQ", ("reason",), registry=registry
+        )
+        self.dead_letter_ratio = Gauge(
+            f"{p}_dead_letter_ratio", "dead-letter share of the ratio window", registry=registry
+        )
+        self.lag = ScrapeCollector(
+            f"{p}_consumer_lag", "high-water mark minus committed offset", ("topic", "partition")
+        )
+        registry.register(self.lag)
 
 
 class FlaggerMetrics(WorkerMetrics):
     def __init__(self) -> None:
         super().__init__("flagger")
-        self.flags = self.registry.counter(
-            "telemetry_flagger_flags_total", "flagged events by flag value", ("flag", "value")
+        self.flags = Counter(
+            "telemetry_flagger_flags_total", "flagged events by flag value", ("flag", "value"), registry=self.registry
         )
-        self.red_flags = self.registry.counter(
-            "telemetry_flagger_red_flags_total", "red-flag reasons raised", ("reason",)
+        self.red_flags = Counter(
+            "telemetry_flagger_red_flags_total", "red-flag reasons raised", ("reason",), registry=self.registry
         )
 
     def count_flags(self, batch: Sequence[Flags]) -> None:
         """Count a batch's flags: events share few distinct flag sets, so those are counted first
         and each label set is updated once per batch."""
-        values: Counter[tuple[str, str]] = Counter()
-        reasons: Counter[str] = Counter()
-        for flags, count in Counter(batch).items():
+        values: collections.Counter[tuple[str, str]] = collections.Counter()
+        reasons: collections.Counter[str] = collections.Counter()
+        for flags, count in collections.Counter(batch).items():
             for name in FLAG_NAMES:
                 values[(name, "1" if getattr(flags, name) else "0")] += count
             for reason in flags.red_flags:
                 reasons[reason] += count
         for (name, value), count in values.items():
-            self.flags.inc(name, value, amount=count)
+            self.flags.labels(name, value).inc(count)
         for reason, count in reasons.items():
-            self.red_flags.inc(reason, amount=count)
+            self.red_flags.labels(reason).inc(count)
 
 
 class SinkMetrics(WorkerMetrics):
     def __init__(self) -> None:
         super().__init__("sink")
-        self.rows = self.registry.counter("telemetry_sink_rows_total", "rows inserted into ClickHouse")
-        self.insert_seconds = self.registry.histogram("telemetry_sink_insert_seconds", "ClickHouse insert latency")
-        self.event_age = self.registry.histogram(
+        registry = self.registry
+        self.rows = Counter("telemetry_sink_rows_total", "rows inserted into ClickHouse", registry=registry)
+        self.insert_seconds = Histogram(
+            "telemetry_sink_insert_seconds", "ClickHouse insert latency", registry=registry, buckets=LATENCY_BUCKETS
+        )
+        self.event_age = Histogram(
             "telemetry_sink_event_age_seconds",
             "received by ingest -> insert accepted by ClickHouse, of each batch's oldest row",
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
         )
-        self.duplicates = self.registry.counter(
+        self.duplicates = Counter(
             "telemetry_sink_duplicates_total",
             "rows dropped as already stored, by where the id was found",
             ("found_in",),
+            registry=registry,
         )
 
 
@@ -92,7 +118,7 @@ def reason_label(reason: str) -> str:
 class MetricsSite:
     """An aiohttp site serving ``/metrics`` and ``/healthz``; ``problem()`` is None when healthy."""
 
-    def __init__(self, registry: Registry, host: str, port: int, problem: Callable[[], str | None]) -> None:
+    def __init__(self, registry: CollectorRegistry, host: str, port: int, problem: Callable[[], str | None]) -> None:
         self.registry, self.host, self.port, self.problem = registry, host, port, problem
         self._runner: web.AppRunner | None = None
 
@@ -114,8 +140,7 @@ class MetricsSite:
             await runner.cleanup()
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        body = self.registry.render().encode("utf-8")
-        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
+        return web.Response(body=render(self.registry), headers={"Content-Type": CONTENT_TYPE})
 
     async def _health(self, request: web.Request) -> web.Response:
         problem = self.problem()

@@ -36,6 +36,7 @@ from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import BatchAbandoned, StorageError
 from processors.metrics import WorkerMetrics
 from telemetry_core.kafka_publisher import PublishError
+from telemetry_core.retries import Delays, forever
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,8 @@ REVOKE_FLUSH_TIMEOUT_S = 10.0
 BATCH_MAX_BYTES = 32 * 1024 * 1024
 
 
-class Backoff:
-    """Exponential delays between retries: ``initial``, doubling, capped at ``maximum``."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 5.0) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.maximum, self.initial * 2.0**self.attempt)
-        self.attempt += 1
-        return delay
+# Between attempts of a failing write: 0.2 s, doubling, at most 5 s (telemetry_core.retries).
+WRITE_RETRY_DELAYS = Delays(0.2, 5.0)
 
 
 class ConsumerGroup(Protocol):
@@ -158,13 +150,13 @@ class BatchLoop:
         *,
         batch_size: int,
         batch_seconds: float,
-        backoff: Callable[[], Backoff] = Backoff,
+        retry_delays: Delays = WRITE_RETRY_DELAYS,
     ) -> None:
         self.process, self.group, self.metrics = process, group, metrics
         self.batch_size, self.batch_seconds = batch_size, batch_seconds
         self.batcher = Batcher(2 * batch_size)
         self.committed: dict[TopicPartition, int] = {}
-        self._backoff = backoff
+        self._retry_delays = retry_delays
         self._busy = False
 
     async def run(self) -> None:
@@ -205,24 +197,20 @@ class BatchLoop:
     async def retry(self, batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """``attempt()`` until it succeeds; storage and publish errors are retried with backoff,
         while the batch's generation is current (``BatchAbandoned`` otherwise)."""
-        backoff = self._backoff()
-        while True:
-            try:
+
+        def failed(number: int, exc: BaseException, delay: float) -> None:
+            self.metrics.retries.labels(operation).inc()
+            self.metrics.backpressure.set(1)
+            if number == 1 or number % 10 == 0:
+                log.warning("%s failed (attempt %d), retrying in %.1f s: %s", operation, number, delay, exc)
+
+        async for state in forever((StorageError, PublishError), self._retry_delays, failed):
+            with state:
+                if state.retry_state.attempt_number > 1 and self.group.generation != batch.generation:
+                    raise BatchAbandoned(f"the group rebalanced while {operation} was retried")
                 result = await attempt()
-            except (StorageError, PublishError) as exc:
-                self.metrics.retries.inc(operation)
-                self.metrics.backpressure.set(1)
-                delay = backoff.next_delay()
-                if backoff.attempt == 1 or backoff.attempt % 10 == 0:
-                    log.warning(
-                        "%s failed (attempt %d), retrying in %.1f s: %s", operation, backoff.attempt, delay, exc
-                    )
-                await asyncio.sleep(delay)
-                if self.group.generation != batch.generation:
-                    raise BatchAbandoned(f"the group rebalanced while {operation} was retried") from exc
-                continue
-            self.metrics.backpressure.set(0)
-            return result
+        self.metrics.backpressure.set(0)
+        return result
 
     async def on_revoke(self, timeout_s: float = REVOKE_FLUSH_TIMEOUT_S) -> None:
         """Partitions are about to be taken away: write and commit what is pending, within

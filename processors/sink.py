@@ -121,7 +121,7 @@ class Sink:
         self._probed: Counter[int] = Counter()
 
     async def write(self, batch: SourceBatch, retry: Retry) -> None:
-        self.metrics.messages.inc(amount=len(batch))
+        self.metrics.messages.inc(len(batch))
         await self._probe(batch, retry)
         chosen = select(batch.messages, self.stored)
         refused = await self._insert(batch, chosen.messages, chosen.rows, retry)
@@ -139,8 +139,8 @@ class Sink:
                 oldest_ms = m.timestamp_ms if oldest_ms is None else min(oldest_ms, m.timestamp_ms)
         if oldest_ms is not None:  # once per batch: the freshness of its oldest row
             self.metrics.event_age.observe(max(0.0, time.time() * 1000 - oldest_ms) / 1000)
-        self.metrics.duplicates.inc("batch", amount=chosen.duplicates_in_batch)
-        self.metrics.duplicates.inc("stored", amount=chosen.duplicates_stored)
+        self.metrics.duplicates.labels("batch").inc(chosen.duplicates_in_batch)
+        self.metrics.duplicates.labels("stored").inc(chosen.duplicates_stored)
 
     async def _insert(
         self,
@@ -165,7 +165,7 @@ class Sink:
             first = await self._insert(batch, messages[:half], rows[:half], retry)
             return first + await self._insert(batch, messages[half:], rows[half:], retry)
         self.metrics.insert_seconds.observe(time.perf_counter() - started)
-        self.metrics.rows.inc(amount=len(rows))
+        self.metrics.rows.inc(len(rows))
         return []
 
     async def _probe(self, batch: SourceBatch, retry: Retry) -> None:

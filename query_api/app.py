@@ -43,7 +43,9 @@ def _storage_refusal(request: web.Request, exc: Exception) -> Refusal | None:
     if not isinstance(exc, StorageUnavailable):
         return None
     resource = request.match_info.route.resource
-    request.app[SERVICE].metrics.storage_errors.inc(resource.canonical if resource is not None else "unmatched")
+    request.app[SERVICE].metrics.storage_errors.labels(
+        resource.canonical if resource is not None else "unmatched"
+    ).inc()
     log.warning("answered 503: %s", exc)
     return Refusal(codes.STORAGE_UNAVAILABLE, None, {"Retry-After": str(STORAGE_RETRY_AFTER_S)})
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from query_api.dashboard_params import DashboardQuery
-from query_api.records import epoch_ms, iso_ms, to_record
+from query_api.dashboard_queries import DETAIL_COLUMNS
+from query_api.records import ROW_COLUMNS, epoch_ms, iso_ms, to_record
 
 Row = Sequence[Any]
 
@@ -137,13 +138,13 @@ def _json_or_text(text: str) -> Any:
 
 def full_record(row: Row) -> dict[str, Any]:
     """A record as the GET endpoint answers it plus what was stored beside it."""
-    errors, raw_fields, client_ip, user_agent, processed_at, schema_version = row[-6:]
+    detail = dict(zip(DETAIL_COLUMNS, row[len(ROW_COLUMNS) :], strict=True))
     return {
-        **to_record(row[:-6]),
-        "payload": _json_or_text(raw_fields),
-        "errors": _json_or_text(errors),
-        "client_ip": client_ip,
-        "user_agent": user_agent,
-        "processed_at": iso_ms(processed_at),
-        "schema_version": int(schema_version),
+        **to_record(row[: len(ROW_COLUMNS)]),
+        "payload": _json_or_text(detail["raw_fields"]),
+        "errors": _json_or_text(detail["errors"]),
+        "client_ip": detail["client_ip"],
+        "user_agent": detail["user_agent"],
+        "processed_at": iso_ms(detail["processed_at"]),
+        "schema_version": int(detail["schema_version"]),
     }

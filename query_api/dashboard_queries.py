@@ -20,8 +20,8 @@ from query_api.queries import Statement
 from query_api.records import ROW_COLUMNS
 
 _TIME = {"hour": "hour", "day": "day"}  # the bucket column of the hourly / daily tables
-_DETAIL_COLUMNS = ("errors", "raw_fields", "client_ip", "user_agent", "processed_at", "schema_version")
-RECORD_COLUMNS = (*ROW_COLUMNS, *_DETAIL_COLUMNS)
+DETAIL_COLUMNS = ("errors", "raw_fields", "client_ip", "user_agent", "processed_at", "schema_version")
+RECORD_COLUMNS = (*ROW_COLUMNS, *DETAIL_COLUMNS)
 KINDS = ("license_key", "activation_identifier")
 
 

@@ -46,11 +46,11 @@ async def stream(request: web.Request, service: Service, tenant: str, query: Rec
     finally:
         await chunks.aclose()
     if sent is None:
-        service.metrics.storage_errors.inc(request.path)
+        service.metrics.storage_errors.labels(request.path).inc()
         log.warning("export aborted after the first chunk: storage error")
         request.protocol.force_close()  # no final chunk: the client sees a truncated transfer
         return response
-    service.metrics.exported_bytes.inc(query.format, amount=sent)
+    service.metrics.exported_bytes.labels(query.format).inc(sent)
     await response.write_eof()
     return response
 

@@ -8,26 +8,38 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from telemetry_core.metrics import Counter, Histogram, Registry
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from telemetry_core.metrics import LATENCY_BUCKETS
 
 T = TypeVar("T")
 
 
 @dataclass
 class QueryMetrics:
-    """Storage latency by query kind, storage errors, exported bytes."""
+    """Storage latency by query kind, storage errors, exported bytes, on the app's own registry."""
 
-    registry: Registry = field(default_factory=Registry)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        self.latency: Histogram = self.registry.histogram(
-            "telemetry_query_storage_seconds", "Time spent waiting for ClickHouse, by query kind", ("kind",)
+        self.latency = Histogram(
+            "telemetry_query_storage_seconds",
+            "Time spent waiting for ClickHouse, by query kind",
+            ("kind",),
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
         )
-        self.storage_errors: Counter = self.registry.counter(
-            "telemetry_query_storage_errors_total", "Storage errors (503 answers, aborted exports)", ("endpoint",)
+        self.storage_errors = Counter(
+            "telemetry_query_storage_errors_total",
+            "Storage errors (503 answers, aborted exports)",
+            ("endpoint",),
+            registry=self.registry,
         )
-        self.exported_bytes: Counter = self.registry.counter(
-            "telemetry_query_export_bytes_total", "Bytes streamed by exports, by format", ("format",)
+        self.exported_bytes = Counter(
+            "telemetry_query_export_bytes_total",
+            "Bytes streamed by exports, by format",
+            ("format",),
+            registry=self.registry,
         )
 
 
@@ -37,4 +49,4 @@ async def timed(metrics: QueryMetrics, kind: str, pending: Awaitable[T]) -> T:
     try:
         return await pending
     finally:
-        metrics.latency.observe(time.perf_counter() - start, kind)
+        metrics.latency.labels(kind).observe(time.perf_counter() - start)

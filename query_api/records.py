@@ -14,51 +14,37 @@ from typing import Any
 
 from query_api.params import Cursor
 
-# The columns a record query returns, in this order (``queries`` selects exactly these).
-ROW_COLUMNS = (
-    "event_id",
-    "data_type",
-    "data_group",
-    "numeric_value",
-    "numeric_x",
-    "numeric_y",
-    "text_data",
-    "product_id",
-    "user_identifier",
-    "license_key",
-    "activation_identifier",
-    "product_version",
-    "license_key_exists",
-    "product_exists",
-    "product_version_exists",
-    "is_correct_format",
-    "has_red_flags",
-    "red_flags",
-    "received_at",
+# The one mapping between a record query's columns and the API record: (column, record field,
+# how the value is converted: ``None`` keeps the driver's value, ``flag`` is 0/1, ``reasons`` a
+# list, ``time`` ISO 8601). ``queries`` selects exactly these columns in this order; the API
+# keeps the platform's field names.
+RECORD_MAPPING: tuple[tuple[str, str, str | None], ...] = (
+    ("event_id", "id", None),
+    ("data_type", "data_type", None),
+    ("data_group", "data_group", None),
+    ("numeric_value", "numeric_data_single_value", None),
+    ("numeric_x", "numeric_data_x", None),
+    ("numeric_y", "numeric_data_y", None),
+    ("text_data", "text_data", None),
+    ("product_id", "product_id", None),
+    ("user_identifier", "user_identifier", None),
+    ("license_key", "license_key", None),
+    ("activation_identifier", "activation_identifier", None),
+    ("product_version", "product_version", None),
+    ("license_key_exists", "license_key_exists", "flag"),
+    ("product_exists", "product_exists", "flag"),
+    ("product_version_exists", "product_version_exists", "flag"),
+    ("is_correct_format", "is_correct_format", "flag"),
+    ("has_red_flags", "has_red_flags", "flag"),
+    ("red_flags", "red_flags", "reasons"),
+    ("received_at", "created_at", "time"),
 )
-
-# The record's field for each row column, same order: the API keeps the platform's names.
-RECORD_FIELDS = (
-    "id",
-    "data_type",
-    "data_group",
-    "numeric_data_single_value",
-    "numeric_data_x",
-    "numeric_data_y",
-    "text_data",
-    "product_id",
-    "user_identifier",
-    "license_key",
-    "activation_identifier",
-    "product_version",
-    "license_key_exists",
-    "product_exists",
-    "product_version_exists",
-    "is_correct_format",
-    "has_red_flags",
-    "red_flags",
-    "created_at",
-)
+ROW_COLUMNS = tuple(column for column, _, _ in RECORD_MAPPING)
+RECORD_FIELDS = tuple(field for _, field, _ in RECORD_MAPPING)
+_FLAGS = tuple(field for _, field, convert in RECORD_MAPPING if convert == "flag")
+(_REASONS,) = (field for _, field, convert in RECORD_MAPPING if convert == "reasons")
+(_TIME,) = (field for _, field, convert in RECORD_MAPPING if convert == "time")
+_EVENT_ID, _RECEIVED_AT = ROW_COLUMNS.index("event_id"), ROW_COLUMNS.index("received_at")
 
 # The columns an aggregate query returns, in this order.
 BUCKET_COLUMNS = ("bucket", "events", "flagged", "users", "value_count", "value_sum", "value_min", "value_max")
@@ -85,34 +71,17 @@ def epoch_ms(moment: dt.datetime) -> int:
 
 def to_record(row: Sequence[Any]) -> dict[str, Any]:
     """The API record of one row laid out as ``ROW_COLUMNS`` (keys in ``RECORD_FIELDS`` order)."""
-    (event_id, data_type, data_group, value, x, y, text, product_id, user, license_key, activation, version,
-     license_exists, product_exists, version_exists, correct_format, red, red_flags, received_at) = row  # fmt: skip
-    return {
-        "id": event_id,
-        "data_type": data_type,
-        "data_group": data_group,
-        "numeric_data_single_value": value,
-        "numeric_data_x": x,
-        "numeric_data_y": y,
-        "text_data": text,
-        "product_id": product_id,
-        "user_identifier": user,
-        "license_key": license_key,
-        "activation_identifier": activation,
-        "product_version": version,
-        "license_key_exists": int(license_exists),
-        "product_exists": int(product_exists),
-        "product_version_exists": int(version_exists),
-        "is_correct_format": int(correct_format),
-        "has_red_flags": int(red),
-        "red_flags": list(red_flags),
-        "created_at": iso_ms(received_at),
-    }
+    record = dict(zip(RECORD_FIELDS, row, strict=True))
+    for field in _FLAGS:
+        record[field] = int(record[field])
+    record[_REASONS] = list(record[_REASONS])
+    record[_TIME] = iso_ms(record[_TIME])
+    return record
 
 
 def cursor_after(row: Sequence[Any]) -> Cursor:
     """The position just past ``row`` (laid out as ``ROW_COLUMNS``) in newest-first order."""
-    return Cursor(epoch_ms(row[18]), str(row[0]))
+    return Cursor(epoch_ms(row[_RECEIVED_AT]), str(row[_EVENT_ID]))
 
 
 def to_bucket(row: Sequence[Any], numeric: bool) -> dict[str, Any]:

@@ -9,23 +9,20 @@ base URL's ``/api``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry
 
 from service_http.answers import Answers
 from service_http.logs import AccessLog
 from service_http.middleware import AnswerMiddleware, HttpMetrics, Profile
 from service_http.operations import OperationHandlers, Readiness
-from telemetry_core.metrics import Registry
 from telemetry_core.settings import Settings
 
 API_PREFIX, ROOT_PREFIX = "/api/v1/", "/v1/"
 ACCESS_LOG = web.AppKey("access_log", AccessLog)
-ANSWERS = web.AppKey("answers", Answers)
-PROFILE = web.AppKey("profile", Profile)
 
 
 def root_alias(path: str) -> str:
@@ -44,8 +41,7 @@ def application(
     settings: Settings,
     answers: Answers,
     *,
-    registry: Registry,
-    render_metrics: Callable[[], str] | None = None,
+    registry: CollectorRegistry,
     readiness: Readiness,
     openapi: dict[str, Any],
     access_log: AccessLog | None = None,
@@ -54,15 +50,16 @@ def application(
     """An app with the shared middleware and operations routes; the caller adds its own routes.
 
     ``access_log`` defaults to JSON lines on stderr when the service's access logger is
-    enabled for INFO; ``render_metrics`` defaults to ``registry.render``.
+    enabled for INFO; ``/metrics`` renders ``registry``, where the HTTP layer adds its request
+    counter and latency histogram.
     """
     access = access_log if access_log is not None else AccessLog(profile.name)
     middleware = AnswerMiddleware(
         profile, answers, HttpMetrics(registry, profile.name), access, trust_forwarded_for=settings.trust_forwarded_for
     )
     app = web.Application(client_max_size=client_max_size, middlewares=[middleware])
-    app[ACCESS_LOG], app[ANSWERS], app[PROFILE] = access, answers, profile
-    operations = OperationHandlers(answers, render_metrics or registry.render, readiness, openapi, profile.unavailable)
+    app[ACCESS_LOG] = access
+    operations = OperationHandlers(answers, registry, readiness, openapi, profile.unavailable)
     operations.add_routes(app, root_alias)
     app.on_cleanup.append(_flush_access_log)
     return app

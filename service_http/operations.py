@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 
 from service_http.answers import RETRY_AFTER_S, Answers, plain
 from telemetry_core import codes
 from telemetry_core.codes import Code
+from telemetry_core.metrics import CONTENT_TYPE, render
 
-PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PEM_TYPE = "application/x-pem-file"
 PUBLIC_KEY_PATH = "/api/v1/public-key"
 OPENAPI_PATH = "/api/openapi.json"
@@ -30,13 +31,13 @@ class OperationHandlers:
     def __init__(
         self,
         answers: Answers,
-        render_metrics: Callable[[], str],
+        registry: CollectorRegistry,
         readiness: Readiness,
         openapi: dict[str, Any],
         unavailable: Code,
     ) -> None:
         self._answers = answers
-        self._render_metrics = render_metrics
+        self._registry = registry
         self._readiness = readiness
         self._unavailable = unavailable
         self._openapi = json.dumps(openapi, separators=(",", ":")).encode()
@@ -62,7 +63,7 @@ class OperationHandlers:
         return self._answers.signed(codes.SUCCESS)
 
     async def metrics(self, request: web.Request) -> web.Response:
-        return plain(self._render_metrics().encode(), PROMETHEUS_TYPE)
+        return plain(render(self._registry), CONTENT_TYPE)
 
     async def public_key(self, request: web.Request) -> web.Response:
         """The PEM (SubjectPublicKeyInfo) of the key that signs every envelope."""

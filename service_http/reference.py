@@ -1,4 +1,4 @@
-"""Where a service gets reference data: the live ``ReferenceFeed``, or a fixed store.
+"""Where a service gets reference data (the live ``ReferenceFeed``; tests use a fixed store).
 
 Both services start without it and load it in the background (``lifetime``), retrying
 while Kafka is unreachable; until it is loaded they are not ready and answer 503 to
@@ -19,12 +19,14 @@ from aiohttp import web
 from service_http.answers import API_KEY_ID, CLIENT_IP, Refusal, unavailable
 from telemetry_core.auth import authenticate
 from telemetry_core.codes import Code
-from telemetry_core.reference import ApiKey, ReferenceLookup, ReferenceStore
+from telemetry_core.reference import ApiKey, ReferenceLookup
 from telemetry_core.requests import extract_api_key
+from telemetry_core.retries import Delays, forever
 
 log = logging.getLogger(__name__)
 
-RETRY_S = (1.0, 10.0)
+# Between attempts to load reference data: 1 s, doubling, at most 10 s.
+LOAD_RETRY_DELAYS = Delays(1.0, 10.0)
 _NO_FIELDS: Mapping[str, Any] = {}
 
 
@@ -39,36 +41,22 @@ class ReferenceSource(Protocol):
     async def stop(self) -> None: ...
 
 
-class FixedReference:
-    """A store that is complete from the start (unit tests, fixed local data)."""
+async def keep_loading(source: ReferenceSource, delays: Delays = LOAD_RETRY_DELAYS) -> None:
+    """``source.start()`` until it succeeds (Kafka may come up after ingest); the caller cancels.
 
-    def __init__(self, store: ReferenceStore) -> None:
-        self.store = store
-        self.ready = asyncio.Event()
-        self.ready.set()
+    A failed attempt stops the source (releasing what it opened) before the next one."""
 
-    async def start(self) -> None:
-        return None
+    def failed(number: int, exc: BaseException, delay: float) -> None:
+        log.warning("cannot load reference data (%s: %s); retrying in %.0f s", type(exc).__name__, exc, delay)
 
-    async def stop(self) -> None:
-        return None
-
-
-async def keep_loading(source: ReferenceSource) -> None:
-    """``source.start()`` until it succeeds (Kafka may come up after ingest); the caller cancels."""
-    delay, longest = RETRY_S
-    while True:
-        try:
-            await source.start()
-            log.info("reference data loaded")
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # any broker or topic problem: log one line and retry
-            log.warning("cannot load reference data (%s: %s); retrying", type(exc).__name__, exc)
-            await source.stop()
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, longest)
+    async for attempt in forever((Exception,), delays, failed):  # any broker or topic problem
+        with attempt:
+            try:
+                await source.start()
+            except Exception:
+                await source.stop()
+                raise
+    log.info("reference data loaded")
 
 
 def lifetime(source: Callable[[web.Application], ReferenceSource]) -> Callable[[web.Application], AsyncIterator[None]]:

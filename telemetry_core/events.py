@@ -8,12 +8,14 @@ API key itself, replaced by its id), plus what the server knew at receipt. The f
 
 Encoding is compact UTF-8 JSON (msgspec: exact integers of any size, one pass in C) with a
 ``v`` schema version. Decoding validates types and raises ``EventDecodeError`` with a reason,
-so a consumer can dead-letter instead of crash.
+so a consumer can dead-letter instead of crash. Members a decoder does not know are ignored:
+raw records written before ingest stopped sending its (never read) ``errors`` member still
+decode, and so do records from a newer ingest that adds one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import msgspec
@@ -43,7 +45,6 @@ class RawEvent:
     client_ip: str
     user_agent: str
     fields: dict[str, Any]
-    errors: FieldErrors = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
 
@@ -105,7 +106,6 @@ def raw_body(event: RawEvent) -> dict[str, Any]:
         "client_ip": event.client_ip,
         "user_agent": event.user_agent,
         "fields": event.fields,
-        "errors": event.errors,
         "v": event.schema_version,
     }
 
@@ -182,16 +182,7 @@ def raw_from_dict(body: dict[str, Any]) -> RawEvent:
         client_ip=body["client_ip"],
         user_agent=body["user_agent"],
         fields=body["fields"],
-        errors=_errors(body.get("errors", {}), "errors"),
     )
-
-
-def _errors(value: Any, where: str) -> FieldErrors:
-    if not isinstance(value, dict) or not all(
-        isinstance(v, list) and all(isinstance(m, str) for m in v) for v in value.values()
-    ):
-        raise EventDecodeError(f"{where} is not a field-errors object")
-    return value
 
 
 def decode_raw(data: bytes) -> RawEvent:

@@ -1,4 +1,4 @@
-"""Makes the helpers at the top of tests/ (``sdk_serialisers``, ``sdk_runtimes``) importable from
+"""Makes the helpers at the top of tests/ (``sdk_serialisers``, ``sdk_runtimes``, ``metric_samples``) importable from
 every test folder, and sets the hypothesis profile of the suite."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The declarative reference-data document of ``telemetry-admin apply`` / ``export``.
 
-Pure: parsing and checking a document, and diffing it against the current state. Every
-problem is reported with its path (``api_keys[2].tenant: ...``); unknown fields are errors.
+Pure: parsing and checking a document (its JSON Schema is ``telemetry_core.admin.schema``),
+and diffing it against the current state. Every problem is reported with its path
+(``api_keys[2].tenant: required``); unknown fields are errors.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from telemetry_core.admin import schema
+from telemetry_core.admin.schema import SECTIONS
 from telemetry_core.reference import (
-    CAPABILITIES,
-    LICENSE_STATUSES,
     ApiKey,
     Entity,
     License,
@@ -25,41 +26,6 @@ from telemetry_core.reference import (
     entity_to_json,
     hash_key,
 )
-
-SECTIONS = ("tenants", "api_keys", "products", "licenses")
-
-# field -> (accepted types, required)
-_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
-    "tenants": {"id": ((str,), True), "name": ((str,), False), "retention_days": ((int,), False)},
-    "api_keys": {
-        "id": ((str,), True),
-        "tenant": ((str,), True),
-        "key": ((str,), False),
-        "key_sha256": ((str,), False),
-        "capabilities": ((list,), True),
-        "active": ((bool,), False),
-        "allowed_ips": ((list,), False),
-    },
-    "products": {
-        "tenant": ((str,), True),
-        "id": ((str, int), True),
-        "name": ((str,), False),
-        "versions": ((list,), False),
-    },
-    "licenses": {
-        "tenant": ((str,), True),
-        "key": ((str,), True),
-        "product": ((str, int), True),
-        "status": ((str,), False),
-        "activations": ((list,), False),
-    },
-}
-_DELETE_IDENTITY = {
-    "tenants": ("id",),
-    "api_keys": ("id",),
-    "products": ("tenant", "id"),
-    "licenses": ("tenant", "key"),
-}
 
 
 class DocumentError(ValueError):
@@ -80,118 +46,49 @@ class Plan:
 
 
 def parse(doc: Any) -> tuple[list[Entity], list[tuple[str, dict[str, Any]]]]:
-    """Entities to upsert and (section, identity) pairs to delete; ``DocumentError`` lists all problems."""
-    problems: list[str] = []
+    """Entities to upsert and (section, identity) pairs to delete; ``DocumentError`` lists all problems.
+
+    The document is checked against ``schema.SCHEMA`` first; each entity the schema accepts is
+    then built (and its IP networks checked), so one run reports every problem."""
+    found = schema.problems(doc)
+    problems = [line for _, line in found]
     if not isinstance(doc, dict):
-        raise DocumentError(["$: the document must be a JSON object"])
-    for name in doc:
-        if name not in (*SECTIONS, "delete"):
-            problems.append(f"{name}: unknown section (expected {', '.join(SECTIONS)}, delete)")
+        raise DocumentError(problems)
+    refused = {path[:2] for path, _ in found}
     entities: list[Entity] = []
     for section in SECTIONS:
-        for index, item in enumerate(_list(doc.get(section, []), section, problems)):
-            path = f"{section}[{index}]"
-            if _check_fields(item, _SCHEMA[section], path, problems):
-                entity = _build(section, item, path, problems)
-                if entity is not None:
-                    entities.append(entity)
-    deletions = _parse_deletions(doc.get("delete", {}), problems)
+        items = doc.get(section, [])
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            if (section, index) not in refused:
+                entities.append(_build(section, item, f"{section}[{index}]", problems))
+    deletions = []
+    if (("delete",) not in refused) and isinstance(doc.get("delete", {}), dict):
+        for section, items in doc.get("delete", {}).items():
+            if section in SECTIONS and isinstance(items, list):
+                deletions += [(section, {k: str(v) for k, v in item.items()}) for item in items]
     if problems:
         raise DocumentError(problems)
     return entities, deletions
 
 
-def _list(value: Any, path: str, problems: list[str]) -> list[Any]:
-    if not isinstance(value, list):
-        problems.append(f"{path}: must be a list")
-        return []
-    return value
-
-
-def _check_fields(item: Any, schema: dict[str, tuple[tuple[type, ...], bool]], path: str, problems: list[str]) -> bool:
-    if not isinstance(item, dict):
-        problems.append(f"{path}: must be an object")
-        return False
-    buildable = True
-    for name, value in item.items():
-        if name not in schema:
-            problems.append(f"{path}.{name}: unknown field")  # reported; the known fields are still checked
-        elif not isinstance(value, schema[name][0]) or (isinstance(value, bool) and bool not in schema[name][0]):
-            problems.append(f"{path}.{name}: must be {' or '.join(t.__name__ for t in schema[name][0])}")
-            buildable = False
-    for name, (_, required) in schema.items():
-        if required and name not in item:
-            problems.append(f"{path}.{name}: required")
-            buildable = False
-    return buildable
-
-
-def _strings(value: Any, path: str, problems: list[str]) -> frozenset[str]:
-    if not all(isinstance(v, str) for v in value):
-        problems.append(f"{path}: must be a list of strings")
-        return frozenset()
-    return frozenset(value)
-
-
-def _build(section: str, item: dict[str, Any], path: str, problems: list[str]) -> Entity | None:
+def _build(section: str, item: dict[str, Any], path: str, problems: list[str]) -> Entity:
+    """The entity of an ``item`` the schema accepted."""
     if section == "tenants":
-        days = item.get("retention_days")
-        if days is not None and not 1 <= days <= 730:
-            problems.append(f"{path}.retention_days: must be 1-730")
-        return Tenant(item["id"], item.get("name", ""), days)
+        return Tenant(item["id"], item.get("name", ""), item.get("retention_days"))
     if section == "products":
-        return Product(
-            item["tenant"],
-            str(item["id"]),
-            item.get("name", ""),
-            _strings(item.get("versions", []), f"{path}.versions", problems),
-        )
+        return Product(item["tenant"], str(item["id"]), item.get("name", ""), frozenset(item.get("versions", [])))
     if section == "licenses":
-        status = item.get("status", "active")
-        if status not in LICENSE_STATUSES:
-            problems.append(f"{path}.status: must be one of {', '.join(LICENSE_STATUSES)}")
-        return License(
-            item["tenant"],
-            item["key"],
-            str(item["product"]),
-            status,
-            _strings(item.get("activations", []), f"{path}.activations", problems),
-        )
-    return _build_api_key(item, path, problems)
-
-
-def _build_api_key(item: dict[str, Any], path: str, problems: list[str]) -> ApiKey | None:
-    if ("key" in item) == ("key_sha256" in item):
-        problems.append(f"{path}: give exactly one of key, key_sha256")
-        return None
-    capabilities = _strings(item["capabilities"], f"{path}.capabilities", problems)
-    for capability in sorted(capabilities - set(CAPABILITIES)):
-        problems.append(f"{path}.capabilities: unknown capability {capability!r}")
+        activations = frozenset(item.get("activations", []))
+        return License(item["tenant"], item["key"], str(item["product"]), item.get("status", "active"), activations)
     networks = []
     for index, raw in enumerate(item.get("allowed_ips", [])):
         try:
             networks.append(ipaddress.ip_network(raw, strict=False))
-        except (TypeError, ValueError):
+        except ValueError:
             problems.append(f"{path}.allowed_ips[{index}]: not an IP address or CIDR: {raw!r}")
     digest = hash_key(item["key"]) if "key" in item else str(item["key_sha256"]).lower()
+    capabilities = frozenset(item["capabilities"])
     return ApiKey(item["id"], item["tenant"], digest, capabilities, item.get("active", True), tuple(networks))
-
-
-def _parse_deletions(value: Any, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
-    if not isinstance(value, dict):
-        problems.append("delete: must be an object")
-        return []
-    found = []
-    for section, items in value.items():
-        if section not in SECTIONS:
-            problems.append(f"delete.{section}: unknown section")
-            continue
-        for index, item in enumerate(_list(items, f"delete.{section}", problems)):
-            identity = _DELETE_IDENTITY[section]
-            schema: dict[str, tuple[tuple[type, ...], bool]] = {name: ((str, int), True) for name in identity}
-            if _check_fields(item, schema, f"delete.{section}[{index}]", problems):
-                found.append((section, {k: str(v) for k, v in item.items()}))
-    return found
 
 
 def plan(current: ReferenceStore, entities: Iterable[Entity], deletions: list[tuple[str, dict[str, Any]]]) -> Plan:

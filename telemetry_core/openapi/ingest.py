@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from telemetry_core import codes
 from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
+from telemetry_core.validation import DATA_TYPES, MAX_LENGTH, NUMERIC_FIELDS
 
 _TEXT = {"type": "string"}
+# The two answers of a saved event (correct / incorrect format).
+_SAVED = [codes.CORRECT_FORMAT_SAVED.code, codes.INCORRECT_FORMAT_SAVED.code]
 _ANY = {"nullable": True, "description": "a scalar, or (JSON bodies) an object or array kept verbatim"}
 
 SCHEMAS: dict[str, Any] = {
@@ -20,11 +24,16 @@ SCHEMAS: dict[str, Any] = {
         ),
         "properties": {
             "api_key": {**_TEXT, "description": "API key (or Authorization: Bearer, or the api_key query parameter)"},
-            "data_type": {"type": "string", "enum": ["numeric-xy-axis", "numeric-single-value", "text"]},
-            "numeric_data_single_value": {**_TEXT, "description": "required if data_type is numeric-single-value"},
-            "numeric_data_x": {**_TEXT, "description": "required if data_type is numeric-xy-axis"},
-            "numeric_data_y": {**_TEXT, "description": "required if data_type is numeric-xy-axis"},
-            "text_data": {**_TEXT, "description": "required if data_type is text", "maxLength": 65535},
+            "data_type": {"type": "string", "enum": list(DATA_TYPES)},
+            **{
+                name: {**_TEXT, "description": f"required if data_type is {kind}"}
+                for name, kind in NUMERIC_FIELDS.items()
+            },
+            "text_data": {
+                **_TEXT,
+                "description": "required if data_type is text",
+                "maxLength": MAX_LENGTH["text_data"],
+            },
             "product_id": _TEXT,
             "user_identifier": _TEXT,
             "license_key": _TEXT,
@@ -40,7 +49,7 @@ SCHEMAS: dict[str, Any] = {
         "additionalProperties": _ANY,
     },
     "SaveResponse": {
-        "allOf": [ref("Response"), {"type": "object", "properties": {"code": {"enum": [830, 831]}}}],
+        "allOf": [ref("Response"), {"type": "object", "properties": {"code": {"enum": _SAVED}}}],
     },
     "BatchRequest": {
         "oneOf": [
@@ -57,7 +66,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["code", "message", "results", "timestamp"],
         "properties": {
-            "code": {"type": "integer", "enum": [830, 831], "description": "830 if every event is correct"},
+            "code": {"type": "integer", "enum": _SAVED, "description": f"{_SAVED[0]} if every event is correct"},
             "message": _TEXT,
             "results": {
                 "type": "array",
@@ -66,7 +75,7 @@ SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "properties": {
                         "event_id": _TEXT,
-                        "code": {"type": "integer", "enum": [830, 831]},
+                        "code": {"type": "integer", "enum": _SAVED},
                         "errors": ref("Errors"),
                     },
                 },

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from telemetry_core.flags import RED_FLAG_REASONS
+from telemetry_core.flags import FLAG_NAMES, RED_FLAG_REASONS
 from telemetry_core.openapi import dashboard
 from telemetry_core.openapi.common import API_KEY_SECURITY, answer, error_responses, ref
+from telemetry_core.validation import DATA_TYPES, MAX_LENGTH
 
-_TEXT = {"type": "string", "maxLength": 255}
+_TEXT = {"type": "string", "maxLength": MAX_LENGTH["data_group"]}  # every filter field's limit
 _FLAG = {"type": "string", "enum": ["0", "1"]}
+_FLAG_LABELS = {name: name.replace("_", " ").capitalize() for name in FLAG_NAMES}
+_TEXT_FILTERS = {
+    "product_id": "Product ID",
+    "user_identifier": "Unique string identifying the software user",
+    "license_key": "License key",
+    "activation_identifier": "Activation identifier",
+    "product_version": "Product version",
+}
 _TIME = {"type": "string", "description": "ISO 8601 (UTC unless it has an offset) or Unix epoch seconds"}
 _NUMBER = {"type": "number", "nullable": True}
 
@@ -23,20 +32,12 @@ _FILTERS = [
     _param(
         "data_type",
         "Data type",
-        {"type": "string", "enum": ["numeric-xy-axis", "numeric-single-value", "text"]},
+        {"type": "string", "enum": list(DATA_TYPES)},
         required=True,
     ),
     _param("data_group", "Key used to group records together", _TEXT, required=True),
-    _param("product_id", "Product ID", _TEXT),
-    _param("user_identifier", "Unique string identifying the software user", _TEXT),
-    _param("license_key", "License key", _TEXT),
-    _param("activation_identifier", "Activation identifier", _TEXT),
-    _param("product_version", "Product version", _TEXT),
-    _param("license_key_exists", "License key exists (1/0)", _FLAG),
-    _param("product_exists", "Product exists (1/0)", _FLAG),
-    _param("product_version_exists", "Product version exists (1/0)", _FLAG),
-    _param("is_correct_format", "Is correct format (1/0)", _FLAG),
-    _param("has_red_flags", "Has red flags (1/0)", _FLAG),
+    *(_param(name, description, _TEXT) for name, description in _TEXT_FILTERS.items()),
+    *(_param(name, f"{label} (1/0)", _FLAG) for name, label in _FLAG_LABELS.items()),
     _param("red_flag", "Records whose red_flags hold this reason", {"type": "string", "enum": list(RED_FLAG_REASONS)}),
     _param("from", "Records received at or after this time", _TIME),
     _param("to", "Records received before this time (must be after from)", _TIME),
@@ -59,11 +60,7 @@ SCHEMAS: dict[str, Any] = {
             "license_key": {"type": "string", "nullable": True},
             "activation_identifier": {"type": "string", "nullable": True},
             "product_version": {"type": "string", "nullable": True},
-            "license_key_exists": {"type": "integer", "enum": [0, 1]},
-            "product_exists": {"type": "integer", "enum": [0, 1]},
-            "product_version_exists": {"type": "integer", "enum": [0, 1]},
-            "is_correct_format": {"type": "integer", "enum": [0, 1]},
-            "has_red_flags": {"type": "integer", "enum": [0, 1]},
+            **{name: {"type": "integer", "enum": [0, 1]} for name in FLAG_NAMES},
             "red_flags": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "string", "format": "date-time", "example": "2026-11-22T05:12:01.123Z"},
         },

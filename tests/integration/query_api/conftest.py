@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from clickhouse_connect.driver.client import Client
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fixed_reference import FixedReference
 
 from query_api.app import create_app
 from query_api.storage import ClickHouseStorage
-from service_http.reference import FixedReference
 from telemetry_core.clickhouse.connection import connect
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS, event_row
 from telemetry_core.events import FlaggedEvent, Flags, RawEvent

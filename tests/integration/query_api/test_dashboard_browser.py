@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
 from playwright.async_api import Browser, Page, async_playwright, expect
 
 from query_api.app import create_app
 from query_api.service import SERVICE
 from query_api.storage import ClickHouseStorage
-from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer

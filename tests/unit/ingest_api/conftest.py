@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
 from publisher_fakes import MemoryPublisher
 
 from ingest_api.app import create_app
-from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, License, Product, ReferenceStore, Tenant, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer, load_or_create_signer

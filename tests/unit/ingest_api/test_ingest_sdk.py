@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
 from publisher_fakes import MemoryPublisher
 
 from ingest_api.app import create_app
 from ingest_api.parsing import MAX_FIELDS
-from service_http.reference import FixedReference
 from telemetry_core.events import decode_raw
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from processors.flagger import FlagRules, flag_record
-from processors.pipeline import Backoff
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS
 from telemetry_core.events import RawEvent, encode_raw
 from telemetry_core.kafka_publisher import PublishError
 from telemetry_core.reference import ReferenceStore
+from telemetry_core.retries import Delays
 
 T = TypeVar("T")
 
@@ -43,14 +43,18 @@ class FakeTable:
     that is not an ``events`` row refuses the whole block, ``RowsRejected``), then dropped if its
     token was stored already. ``failures`` inserts fail first with ``StorageError`` (after
     storing the block when ``store_then_fail``: the answer was lost); ``misconfigured`` fails
-    every call with ``StorageMisconfigured``."""
+    every call with ``StorageMisconfigured``, ``unreachable`` with ``StorageError``. The
+    contract it shares with ``ClickHouseEvents`` is tests/events_table_contract.py."""
 
-    def __init__(self, failures: int = 0, store_then_fail: bool = False, misconfigured: bool = False) -> None:
+    def __init__(
+        self, failures: int = 0, store_then_fail: bool = False, misconfigured: bool = False, unreachable: bool = False
+    ) -> None:
         self.rows: list[bytes] = []
         self.tokens: list[str] = []
         self.failures = failures
         self.store_then_fail = store_then_fail
         self.misconfigured = misconfigured
+        self.unreachable = unreachable
         self.attempts: list[tuple[str, int]] = []  # (token, rows) of every insert call
         self.lookups: list[list[str]] = []
 
@@ -61,22 +65,26 @@ class FakeTable:
         self.attempts.append((token, len(rows)))
         if self.misconfigured:
             raise StorageMisconfigured("insert of rows cannot succeed until ClickHouse is fixed: no table")
+        if self.unreachable:
+            raise StorageError(f"insert of {len(rows)} rows failed: connection refused")
         for line in rows:
             if row_dict(line) is None:
                 raise RowsRejected(f"insert of {len(rows)} rows rejected by ClickHouse: cannot parse {line[:20]!r}")
         if self.failures and not self.store_then_fail:
             self.failures -= 1
-            raise StorageError("connection refused (nothing stored)")
+            raise StorageError(f"insert of {len(rows)} rows failed: connection refused (nothing stored)")
         if token not in self.tokens:
             self.tokens.append(token)
             self.rows.extend(rows)
         if self.failures:
             self.failures -= 1
-            raise StorageError("connection reset (stored, answer lost)")
+            raise StorageError(f"insert of {len(rows)} rows failed: connection reset (stored, answer lost)")
 
     def stored(self, event_ids: Sequence[str], since_ms: int) -> dict[str, int]:
         if self.misconfigured:
             raise StorageMisconfigured("looking up stored event ids cannot succeed until ClickHouse is fixed")
+        if self.unreachable:
+            raise StorageError("looking up stored event ids failed: connection refused")
         self.lookups.append(list(event_ids))
         wanted, found = set(event_ids), dict[str, int]()
         for stored in self.decoded:
@@ -115,8 +123,7 @@ def time_ms(text: str) -> int:
     return int(seconds) * 1000 + int(millis)
 
 
-def quick_backoff() -> Backoff:
-    return Backoff(initial=0.001, maximum=0.002)
+QUICK_RETRY = Delays(initial=0.001, maximum=0.002)
 
 
 async def retry(batch: SourceBatch, operation: str, attempt: Callable[[], Awaitable[T]]) -> T:

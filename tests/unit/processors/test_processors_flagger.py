@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from metric_samples import samples
 from processors_fakes import message, raw_event, raw_messages, retry, row_dict, time_ms
 from publisher_fakes import MemoryPublisher
 
@@ -72,9 +73,11 @@ def test_a_correct_event_becomes_its_finished_row_keyed_by_id_stamped_with_recei
 
 
 def test_validation_is_redone_with_the_tenants_products(ref: ReferenceStore) -> None:
-    # Ingest said the product was fine; the flagger knows better (and ignores ingest's errors).
-    event = RawEvent("e", 1, "acme", "k", "ip", "ua", {**raw_event().fields, "product_id": "404"}, {"x": ["stale"]})
-    out = run(ref, event)
+    # Ingest said the product was fine; the flagger knows better (and ignores the errors member
+    # that raw records written by an older ingest still carry).
+    event = RawEvent("e", 1, "acme", "k", "ip", "ua", {**raw_event().fields, "product_id": "404"})
+    old_record = json.dumps({**json.loads(encode_raw(event)), "errors": {"x": ["stale"]}}).encode()
+    out = run(ref, old_record)
     assert json.loads(row_of(out)["errors"]) == {"product_id": ["The selected product id is invalid."]}
     assert out.flags[0].red_flags[:2] == ("format_errors", "product_unknown")
     assert row_of(out)["red_flags"] == list(out.flags[0].red_flags)
@@ -195,10 +198,10 @@ async def test_process_publishes_flagged_records_and_dead_letters_together(tmp_p
     assert before <= time_ms(row["processed_at"]) <= int(time.time() * 1000) and row["retention_days"] == 7
     assert dlq.header(publisher.records[2].headers, dlq.SOURCE_OFFSET) == "2"
     metrics = cast(FlaggerMetrics, worker.loop.metrics)
-    assert metrics.messages.values == {(): 3.0}
-    assert metrics.flags.values[("license_key_exists", "0")] == 2
-    assert metrics.red_flags.values[("license_unknown",)] == 2
-    assert metrics.dead_letters.values == {("undecodable",): 1.0}
+    assert samples(metrics.messages) == {(): 3.0}
+    assert samples(metrics.flags)[("license_key_exists", "0")] == 2
+    assert samples(metrics.red_flags)[("license_unknown",)] == 2
+    assert samples(metrics.dead_letters) == {("undecodable",): 1.0}
 
 
 async def test_process_keeps_source_partitions_when_both_topics_have_as_many(tmp_path: Path) -> None:

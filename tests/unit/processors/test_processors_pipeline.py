@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 
 import pytest
-from processors_fakes import FakeGroup, message, quick_backoff
+from metric_samples import samples
+from processors_fakes import QUICK_RETRY, FakeGroup, message
 
 from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import BatchAbandoned, DeadLetterRatioExceeded, StorageError
@@ -35,7 +36,7 @@ class RecordingStage:
 
 def make_loop(stage: RecordingStage, group: FakeGroup, size: int = 3, seconds: float = 0.05) -> BatchLoop:
     return BatchLoop(
-        stage.process, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, backoff=quick_backoff
+        stage.process, group, WorkerMetrics("test"), batch_size=size, batch_seconds=seconds, retry_delays=QUICK_RETRY
     )
 
 
@@ -125,8 +126,8 @@ async def test_storage_errors_are_retried_and_the_batch_committed_once() -> None
     loop = make_loop(stage, group)
     await run_until(loop, [message(b"v", 0)], lambda: bool(group.commits))
     assert stage.written == [[0]] and group.commits == [{TopicPartition("src", 0): 1}]
-    assert loop.metrics.retries.values == {("write",): 2.0}
-    assert loop.metrics.backpressure.values == {(): 0.0}
+    assert samples(loop.metrics.retries) == {("write",): 2.0}
+    assert samples(loop.metrics.backpressure) == {(): 0.0}
 
 
 async def test_intake_stops_while_a_write_is_retried() -> None:
@@ -145,7 +146,7 @@ async def test_intake_stops_while_a_write_is_retried() -> None:
     await stop(intake)
     assert group.commits == [] and stage.written == []
     assert len(pulled) <= 2 + 2 * 2 + 1  # the batch in flight + two pending batches + the one waiting
-    assert loop.metrics.backpressure.values == {(): 1.0}
+    assert samples(loop.metrics.backpressure) == {(): 1.0}
 
 
 async def test_a_rebalance_during_retries_abandons_the_batch_without_commit() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from metric_samples import samples
 from processors_fakes import FakeTable, flagged_messages, message, raw_event, retry, time_ms
 from publisher_fakes import MemoryPublisher
 
@@ -84,11 +85,11 @@ async def test_the_insert_uses_the_batch_token_and_remembers_ids_with_the_messag
     assert table.ids == [e.event_id for e in events] and table.tokens == [dedup_token(batch)]
     assert table.rows == [m.value for m in batch.messages]  # the flagger's bytes, inserted as they are
     assert [stage.stored.get(0, e.event_id.encode()) for e in events] == [e.received_at_ms for e in events]
-    assert metrics.rows.values == {(): 3.0} and metrics.messages.values == {(): 3.0}
+    assert samples(metrics.rows) == {(): 3.0} and samples(metrics.messages) == {(): 3.0}
     # Redelivered by the flagger (same ids, later offsets): nothing is inserted again.
     await stage.write(SourceBatch(1, flagged_messages(events, start=3)), retry)
     assert len(table.rows) == 3 and len(table.attempts) == 1
-    assert metrics.duplicates.values[("stored",)] == 3
+    assert samples(metrics.duplicates)[("stored",)] == 3
 
 
 async def test_a_client_retry_with_a_new_received_at_is_not_stored_twice() -> None:
@@ -119,7 +120,7 @@ async def test_after_a_reassignment_rows_a_predecessor_stored_are_not_inserted_a
     await successor.write(SourceBatch(2, flagged_messages(events)), retry)  # re-reads from the last commit
     assert table.ids == [e.event_id for e in events]
     assert table.lookups[-1] == [e.event_id for e in events]
-    assert metrics.duplicates.values[("stored",)] == 3
+    assert samples(metrics.duplicates)[("stored",)] == 3
     assert successor.stored.get(0, events[0].event_id.encode()) == events[0].received_at_ms
 
 
@@ -149,7 +150,7 @@ async def test_dead_letters_go_to_the_dlq_and_good_rows_are_stored() -> None:
     assert [r.topic for r in publisher.records] == ["dlq"] and table.ids == [event.event_id]
     assert dlq.header(publisher.records[0].headers, dlq.WORKER) == "sink"
     assert dlq.header(publisher.records[0].headers, dlq.SOURCE_OFFSET) == "0"
-    assert metrics.dead_letters.values == {("unstorable",): 1.0}
+    assert samples(metrics.dead_letters) == {("unstorable",): 1.0}
 
 
 async def test_the_dlq_cap_stops_the_sink_before_dead_letters_are_published() -> None:
@@ -178,6 +179,7 @@ async def test_a_refused_row_is_bisected_out_into_the_dlq_and_the_others_stored(
     assert (letter.topic, letter.value, letter.key) == ("dlq", messages[5].value, messages[5].key)
     reason = dlq.header(letter.headers, dlq.REASON) or ""
     assert reason.startswith("unstorable flagged record: insert of 1 rows rejected by ClickHouse")
+
     # Each insert's token names exactly its rows (their offsets and keys).
     def token(rows: list[SourceMessage]) -> str:
         return dedup_token(SourceBatch(1, rows))
@@ -185,7 +187,7 @@ async def test_a_refused_row_is_bisected_out_into_the_dlq_and_the_others_stored(
     # 8 rows: 0-3 stored, 4-7 refused; 4-5 refused; 4 stored, 5 alone refused; 6-7 stored.
     assert [t for t, _ in table.attempts][:2] == [token(messages), token(messages[:4])]
     assert table.tokens == [token(messages[:4]), token(messages[4:5]), token(messages[6:])]
-    assert metrics.rows.values == {(): 7.0} and metrics.dead_letters.values == {("unstorable",): 1.0}
+    assert samples(metrics.rows) == {(): 7.0} and samples(metrics.dead_letters) == {("unstorable",): 1.0}
     assert stage.stored.get(0, messages[5].key or b"") is None and len(stage.stored) == 7
 
 

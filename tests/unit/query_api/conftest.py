@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fixed_reference import FixedReference
 
 from query_api.app import create_app
 from query_api.params import AggregateQuery, RecordQuery
 from query_api.storage import Row, StorageUnavailable
-from service_http.reference import FixedReference
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer

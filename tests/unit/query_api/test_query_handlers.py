@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from fixed_reference import FixedReference
+from metric_samples import scraped
 from sdk_serialisers import verifies_like_the_sdks
 
 from query_api.app import create_app
 from query_api.params import Cursor, decode_cursor, encode_cursor
 from service_http.logs import AccessLog
-from service_http.reference import FixedReference
 from telemetry_core.signing import Signer
 
 RECORDS = "/api/v1/get-telemetry-data"
@@ -233,9 +234,10 @@ async def test_operations_endpoints(client: Client, storage: Any, signer: Signer
     metrics = await client.get("/metrics")
     assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = await metrics.text()
-    assert 'telemetry_query_requests_total{route="/api/v1/get-telemetry-data",code="200"} 1' in text
-    assert 'telemetry_query_request_seconds_count{route="/api/v1/get-telemetry-data"} 1' in text
-    assert 'telemetry_query_storage_seconds_count{kind="records"} 1' in text
+    route = "/api/v1/get-telemetry-data"
+    assert scraped(text, "telemetry_query_requests_total", route=route, code="200") == 1
+    assert scraped(text, "telemetry_query_request_seconds_count", route=route) == 1
+    assert scraped(text, "telemetry_query_storage_seconds_count", kind="records") == 1
 
 
 async def test_reference_data_not_loaded_is_not_ready(
@@ -271,7 +273,8 @@ async def test_openapi_documents_exactly_the_served_routes(client: Client) -> No
     served = {
         (route.resource.canonical, route.method.lower())
         for route in client.app.router.routes()
-        if route.resource is not None and route.method != "HEAD"
+        if route.resource is not None
+        and route.method != "HEAD"
         # The page and its files are not an API (docs/dashboard.md); its data calls are documented.
         and not route.resource.canonical.startswith("/dashboard")
     }

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
+from fixed_reference import FixedReference
 
-from service_http import reference as reference_source
-from service_http.reference import FixedReference, keep_loading
+from service_http.reference import keep_loading
 from telemetry_core.reference import ReferenceStore
+from telemetry_core.retries import Delays
 
 
 class FlakySource:
@@ -28,10 +28,9 @@ class FlakySource:
         self.stops += 1
 
 
-async def test_keeps_loading_until_the_source_starts(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reference_source, "RETRY_S", (0.01, 0.01))
+async def test_keeps_loading_until_the_source_starts() -> None:
     source = FlakySource(failures=3)
-    await asyncio.wait_for(keep_loading(source), timeout=5)
+    await asyncio.wait_for(keep_loading(source, Delays(0.01, 0.01)), timeout=5)
     assert source.ready.is_set()
     assert source.stops == 3  # each failed attempt released what it had opened
 

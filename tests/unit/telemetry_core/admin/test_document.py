@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
-from telemetry_core.admin import document
+from telemetry_core.admin import document, schema
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
 
 
@@ -53,9 +54,50 @@ def test_every_problem_is_reported_with_its_path() -> None:
     problems = caught.value.problems
     assert "widgets: unknown section (expected tenants, api_keys, products, licenses, delete)" in problems
     assert "api_keys[0].colour: unknown field" in problems
-    assert "api_keys[0].capabilities: unknown capability 'telemetry:delete'" in problems
+    assert "api_keys[0].capabilities[1]: unknown capability 'telemetry:delete'" in problems
     assert "licenses[0].status: must be one of active, suspended, expired, revoked" in problems
     assert "tenants[0].retention_days: must be 1-730" in problems
+
+
+def test_types_required_fields_and_deletions_are_checked_by_the_schema() -> None:
+    doc: dict[str, Any] = {
+        "tenants": [{"name": "no id", "retention_days": 1.0}, "not an object"],
+        "products": [{"tenant": "acme", "id": True, "versions": ["1", 2]}],
+        "api_keys": [{"id": "k", "tenant": "acme", "capabilities": ["telemetry:send"], "allowed_ips": ["nope"]}],
+        "licenses": {"not": "a list"},
+        "delete": {"widgets": [], "tenants": [{"id": "a", "name": "x"}]},
+    }
+    with pytest.raises(document.DocumentError) as caught:
+        document.parse(doc)
+    assert caught.value.problems == [
+        "api_keys[0]: give exactly one of key, key_sha256",
+        "delete.tenants[0].name: unknown field",
+        "delete.widgets: unknown section",
+        "licenses: must be list",
+        "products[0].id: must be string or integer",
+        "products[0].versions[1]: must be string",
+        "tenants[0].id: required",
+        "tenants[0].retention_days: must be integer",
+        "tenants[1]: must be object",
+    ]
+    with pytest.raises(document.DocumentError, match=r"^\$: the document must be a JSON object$"):
+        document.parse([])
+
+
+def test_network_problems_are_reported_beside_schema_problems() -> None:
+    doc = _doc()
+    doc["api_keys"][0]["allowed_ips"] = ["10.0.0.0/8", "not-an-ip"]
+    doc["tenants"][0]["colour"] = "red"
+    with pytest.raises(document.DocumentError) as caught:
+        document.parse(doc)
+    assert caught.value.problems == [
+        "tenants[0].colour: unknown field",
+        "api_keys[0].allowed_ips[1]: not an IP address or CIDR: 'not-an-ip'",
+    ]
+
+
+def test_the_schema_is_valid_json_schema() -> None:
+    Draft202012Validator.check_schema(schema.SCHEMA)
 
 
 def test_key_and_key_sha256_are_exclusive() -> None:
