@@ -82,6 +82,11 @@ class SinkMetrics(WorkerMetrics):
             "rows dropped as already stored, by where the id was found",
             ("found_in",),
         )
+        self.erased = self.registry.counter(
+            "telemetry_sink_erased_total",
+            "rows of erased subjects: dropped before insert, or swept (deleted after a late insert)",
+            ("how",),
+        )
 
 
 def reason_label(reason: str) -> str:
