@@ -12,12 +12,12 @@ received before ``erased_at``; events received later are new telemetry and are s
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import msgspec
+
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS
-from telemetry_core.events import dumps
 from telemetry_core.validation import MAX_LENGTH
 
 SUBJECT_KINDS = ("user_identifier", "license_key", "activation_identifier")
@@ -28,6 +28,8 @@ ERASURE_WINDOW_DAYS = 30
 DAY_MS = 86_400_000
 _TENANT = EVENT_COLUMNS.index("tenant_id")
 _COLUMN = {kind: EVENT_COLUMNS.index(kind) for kind in SUBJECT_KINDS}
+_IDENTIFIERS = tuple(_COLUMN.values())
+_decoder = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True)
@@ -102,47 +104,58 @@ def subject_problem(kind: str, value: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class _Entry:
-    needle: bytes  # the value as the flagger encodes it inside a row
-    tenant: str
-    column: int
-    value: str
-    erased_at_ms: int
-
-
 class ErasureList:
     """The recent erasures a sink checks each flagged row against, before inserting it.
 
     Per row: one comparison of its Kafka timestamp (the ingest's receive time) with the newest
-    erasure; only a row received before some erasure is searched for that erasure's value (a
-    substring test on the row bytes), and only a hit is decoded to compare tenant and column.
+    erasure. Only a row received before it has its tenant read (two byte searches at the start of
+    the row) and looked up; only a row of a tenant with an erasure newer than the row is decoded,
+    and its three identifier columns looked up: the cost does not grow with the number of erasures.
     """
 
     def __init__(self, erasures: Iterable[tuple[Subject, int]] = ()) -> None:
-        self._entries = tuple(
-            _Entry(dumps(s.value), s.tenant, _COLUMN[s.kind], s.value, at) for s, at in erasures if s.kind in _COLUMN
-        )
-        self.newest_ms = max((e.erased_at_ms for e in self._entries), default=-1)
+        self._subjects: dict[str, dict[tuple[int, str], int]] = {}  # tenant -> (column, value) -> erased at
+        self._newest: dict[str, int] = {}  # tenant -> its newest erasure
+        for subject, at in erasures:
+            if subject.kind not in _COLUMN:
+                continue
+            key = (_COLUMN[subject.kind], subject.value)
+            known = self._subjects.setdefault(subject.tenant, {})
+            known[key] = max(at, known.get(key, at))
+            self._newest[subject.tenant] = max(at, self._newest.get(subject.tenant, at))
+        self.newest_ms = max(self._newest.values(), default=-1)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return sum(len(known) for known in self._subjects.values())
 
     def erased(self, row: bytes, received_at_ms: int) -> bool:
         """Whether ``row`` (a flagged record's value) is of a subject erased after it was received."""
         if received_at_ms >= self.newest_ms:
             return False
-        decoded: Sequence[object] | None = None
-        for entry in self._entries:
-            if received_at_ms >= entry.erased_at_ms or entry.needle not in row:
-                continue
-            if decoded is None:
-                try:
-                    decoded = json.loads(row)
-                except ValueError:
-                    return False  # not a row: the insert refuses it and it becomes a dead letter
-                if not isinstance(decoded, list) or len(decoded) != len(EVENT_COLUMNS):
-                    return False
-            if decoded[_TENANT] == entry.tenant and decoded[entry.column] == entry.value:
+        tenant = _tenant_of(row)
+        if tenant is not None and received_at_ms >= self._newest.get(tenant, -1):
+            return False
+        try:
+            decoded = _decoder.decode(row)
+        except (msgspec.DecodeError, UnicodeDecodeError, ValueError):
+            return False  # not a row: the insert refuses it and it becomes a dead letter
+        if not isinstance(decoded, list) or len(decoded) != len(EVENT_COLUMNS):
+            return False
+        known = self._subjects.get(decoded[_TENANT])
+        if known is None:
+            return False
+        for column in _IDENTIFIERS:
+            at = known.get((column, decoded[column]))
+            if at is not None and received_at_ms < at:
                 return True
         return False
+
+
+def _tenant_of(row: bytes) -> str | None:
+    """The tenant of a row ``["<event id>","<tenant>",...`` without decoding it; ``None`` when the
+    two first strings hold an escape (then the caller decodes the row)."""
+    first = row.find(b'","')
+    second = row.find(b'","', first + 3)
+    if not row.startswith(b'["') or first < 0 or second < 0 or b"\\" in row[:second]:
+        return None
+    return row[first + 3 : second].decode("utf-8", "replace")

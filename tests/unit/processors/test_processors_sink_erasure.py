@@ -3,6 +3,8 @@ insert, later rows are stored, the list is reloaded between batches and a new er
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from processors_fakes import FakePublisher, FakeTable, flagged_messages, raw_event, retry
 
@@ -39,6 +41,15 @@ def test_a_row_matches_only_its_tenant_column_and_exact_value(subject: Subject, 
     (message,) = flagged_messages([raw_event(received_at_ms=T0 - 1)])
     assert message.value is not None
     assert ErasureList([(subject, T0)]).erased(message.value, T0 - 1) is erased
+
+
+def test_a_tenant_id_that_needs_escaping_is_still_matched() -> None:
+    event = raw_event(received_at_ms=T0 - 1, user_identifier="u-gone")
+    odd = dataclasses.replace(event, tenant_id='a","b\\c')
+    (message,) = flagged_messages([odd])
+    assert message.value is not None
+    assert ErasureList([(Subject(odd.tenant_id, "user_identifier", "u-gone"), T0)]).erased(message.value, T0 - 1)
+    assert not ErasureList([(USER, T0)]).erased(message.value, T0 - 1)
 
 
 def test_the_value_in_another_field_or_an_empty_list_is_not_a_match() -> None:
