@@ -31,13 +31,13 @@ async def test_events_in_kafka_at_the_erasure_never_reach_clickhouse(
     flagger = pipeline.start("flagger")
     sink = pipeline.start("sink", erasure_refresh_seconds=0.5)
     await asyncio.gather(flagger.ready(), sink.ready())
-    await stored(clickhouse_client, tenant, 10)
+    await stored(clickhouse_client, tenant, 10, timeout=90)
 
     sigkill(sink)  # stopped: what follows stays in the flagged topic
     await sink.exit_code()
     in_flight = [pipeline.raw(user_identifier=u) for u in ("u-gone", "u-kept") for _ in range(5)]
     await pipeline.produce(in_flight)
-    flagged = await pipeline.read_all(pipeline.names.topics.flagged, expected=20, timeout=60)
+    flagged = await pipeline.read_all(pipeline.names.topics.flagged, expected=20, timeout=90)
     assert len(flagged) == 20  # flagged, not stored: in flight
 
     erasures = Erasures(pipeline.settings)
@@ -54,9 +54,9 @@ async def test_events_in_kafka_at_the_erasure_never_reach_clickhouse(
     after = [pipeline.raw(user_identifier="u-gone") for _ in range(3)]  # received after the erasure
     await pipeline.produce(after)
     restarted = pipeline.start("sink", erasure_refresh_seconds=0.5)
-    await restarted.ready()
-    await eventually(lambda: of_user(clickhouse_client, tenant, "u-kept") == 10, 60, "the kept user's events")
-    await stored(clickhouse_client, tenant, 5 + 5 + 3)
+    await restarted.ready(timeout=90)
+    await eventually(lambda: of_user(clickhouse_client, tenant, "u-kept") == 10, 90, "the kept user's events")
+    await stored(clickhouse_client, tenant, 5 + 5 + 3, timeout=90)
     await eventually(lambda: restarted.metric("telemetry_sink_erased_total") >= 5, 30, "the erased count")
     assert of_user(clickhouse_client, tenant, "u-gone") == 3  # only those received after the erasure
     assert counts(clickhouse_client, tenant)[2] == 13

@@ -3,12 +3,15 @@ subjects and the counting aggregates stay, the audit record is kept, the dry run
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
+import pytest
 from clickhouse_connect.driver.client import Client
 
 from processors.clickhouse import ClickHouseEvents
+from telemetry_core.admin.__main__ import main
 from telemetry_core.clickhouse.erasures import Erasures
 from telemetry_core.clickhouse.rows import encode_row, row
 from telemetry_core.erasure import ErasureList, Subject
@@ -91,3 +94,23 @@ def test_a_sweep_removes_what_was_stored_after_the_erasure(pipeline_settings: Se
         assert erasures.count(subject, now + 5000)[:2] == (2, 2)  # received after the erasure: kept
     finally:
         erasures.close()
+
+
+def test_the_cli_dry_run_counts_and_erase_records(
+    pipeline_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant, now = f"erase-{uuid.uuid4().hex[:8]}", int(time.time() * 1000)
+    insert(pipeline_settings, flagged_rows(tenant, now - 5000, activation_identifier="ACT-9"))
+    monkeypatch.setenv("TELEMETRY_CLICKHOUSE_URL", pipeline_settings.clickhouse_url)
+    monkeypatch.setenv("TELEMETRY_CLICKHOUSE_DATABASE", pipeline_settings.clickhouse_database)
+    monkeypatch.setenv("TELEMETRY_DATA_DIR", str(pipeline_settings.data_dir))
+    args = ["erase", "--tenant", tenant, "--activation-identifier", "ACT-9"]
+    assert main([*args, "--dry-run"]) == 0
+    assert "would erase 2 events (2 rows) and 2 aggregate rows" in capsys.readouterr().out
+    assert main([*args, "--reason", "ticket 9", "--requested-by", "ops"]) == 0
+    assert "erased 2 events (2 rows) and 2 aggregate rows" in capsys.readouterr().out
+    assert main(["erasures", "--tenant", tenant]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (record["requested_by"], record["reason"], record["via"], record["events"]) == ("ops", "ticket 9", "cli", 2)
+    assert main(["erase", "--tenant", tenant, "--license-key", " "]) == 2
+    assert "must not be empty" in capsys.readouterr().err
