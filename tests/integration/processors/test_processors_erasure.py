@@ -60,3 +60,38 @@ async def test_events_in_kafka_at_the_erasure_never_reach_clickhouse(
     await eventually(lambda: restarted.metric("telemetry_sink_erased_total") >= 5, 30, "the erased count")
     assert of_user(clickhouse_client, tenant, "u-gone") == 3  # only those received after the erasure
     assert counts(clickhouse_client, tenant)[2] == 13
+
+
+async def test_a_running_sink_learns_an_erasure_and_drops_what_arrives_later(
+    pipeline: Pipeline, clickhouse_client: Client
+) -> None:
+    """The raw events wait for a stopped flagger; the running sink reloads its list, and drops them
+    when the restarted flagger delivers them."""
+    tenant = pipeline.tenant
+    flagger = pipeline.start("flagger")
+    sink = pipeline.start("sink", erasure_refresh_seconds=0.5)
+    await asyncio.gather(flagger.ready(), sink.ready())
+    await pipeline.produce([pipeline.raw(license_key="LIC-X")])
+    await stored(clickhouse_client, tenant, 1, timeout=90)
+    sigkill(flagger)
+    await flagger.exit_code()
+    waiting = [pipeline.raw(license_key=k) for k in ("LIC-X", "LIC-Y") for _ in range(4)]
+    await pipeline.produce(waiting)  # in the raw topic, not flagged yet
+    erasures = Erasures(pipeline.settings)
+    try:
+        done = await asyncio.to_thread(
+            erasures.erase, Subject(tenant, "license_key", "LIC-X"),
+            requested_by="test", via="http", reason="", now_ms=int(time.time() * 1000),
+        )
+    finally:
+        erasures.close()
+    assert done.events == 1
+    restarted = pipeline.start("flagger")
+    await restarted.ready(timeout=90)
+    await eventually(lambda: sink.metric("telemetry_sink_erased_total") >= 4, 90, "the waiting events dropped")
+    await stored(clickhouse_client, tenant, 4, timeout=90)  # LIC-Y's
+    licenses = clickhouse_client.query(
+        "SELECT license_key, count() FROM events WHERE tenant_id = {t:String} GROUP BY license_key",
+        parameters={"t": tenant},
+    ).result_rows
+    assert [tuple(r) for r in licenses] == [("LIC-Y", 4)]
