@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 from typing import Any
 
 from aiohttp import hdrs, web
@@ -60,7 +61,7 @@ class ClickHouseEraser:
 
 
 async def _fields(request: web.Request) -> dict[str, Any]:
-    """The body as fields: a JSON object or a form; anything else is a 400."""
+    """The body as fields: a JSON object or a form (400 if unreadable, 415 for another type)."""
     raw = await request.read()
     if not raw:
         return {}
@@ -72,16 +73,32 @@ async def _fields(request: web.Request) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise Refusal.because(codes.MALFORMED_BODY, "body", "the JSON body must be an object")
         return body
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
-        return {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
-    raise Refusal.because(codes.UNSUPPORTED_MEDIA_TYPE, "Content-Type", f"{request.content_type} is not accepted")
+    if request.content_type == "application/x-www-form-urlencoded":
+        try:  # UTF-8 whatever charset the header claims, as the ingest reads forms
+            pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise Refusal.because(codes.MALFORMED_BODY, "body", f"the form body is not UTF-8: {exc}") from None
+        fields: dict[str, Any] = {}
+        for name, value in pairs:  # a repeated field becomes a list: _check refuses it, after authentication
+            if name not in fields:
+                fields[name] = value
+            elif isinstance(fields[name], list):
+                fields[name].append(value)
+            else:
+                fields[name] = [fields[name], value]
+        return fields
+    raise Refusal.because(
+        codes.UNSUPPORTED_MEDIA_TYPE, "Content-Type", "accepted: application/x-www-form-urlencoded, application/json"
+    )
 
 
 def _check(fields: dict[str, Any]) -> tuple[dict[str, str], bool, str]:
     """(the subject fields, dry_run, reason), or a 422 naming every problem."""
     errors: dict[str, list[str]] = {name: ["Unknown field."] for name in fields if name not in FIELDS}
     for name, value in fields.items():
-        if name in FIELDS and name != "dry_run" and not isinstance(value, str):
+        if name in FIELDS and isinstance(value, list):
+            errors[name] = ["Given more than once."]
+        elif name in FIELDS and name != "dry_run" and not isinstance(value, str):
             errors[name] = ["Must be a string."]
     dry = fields.get("dry_run", False)
     dry_run = dry if isinstance(dry, bool) else {"true": True, "1": True, "false": False, "0": False}.get(str(dry))

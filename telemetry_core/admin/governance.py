@@ -77,7 +77,8 @@ async def history(settings: Settings, args: argparse.Namespace) -> int:
         erasures.close()
     for row in rows:
         record = dict(zip(AUDIT_COLUMNS, row, strict=True))
-        record["erased_at"] = _iso(record["erased_at"].timestamp())
+        at = record["erased_at"]  # a datetime in UTC, naive or aware depending on the driver's settings
+        record["erased_at"] = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%fZ")
         print(json.dumps(record, sort_keys=True))
     return 0
 

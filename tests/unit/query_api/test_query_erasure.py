@@ -123,13 +123,33 @@ async def test_bad_subjects_get_422_with_field_errors(
 
 @pytest.mark.parametrize(
     ("data", "content_type", "status"),
-    [(b"{nope", "application/json", 400), (b"[1]", "application/json", 400), (b"x", "text/plain", 415)],
+    [
+        (b"{nope", "application/json", 400),
+        (b"[1]", "application/json", 400),
+        (b"x", "text/plain", 415),
+        (b"api_key=x&user_identifier=u", "multipart/form-data", 415),  # no boundary either
+        (b"api_key=x&user_identifier=%FF", "application/x-www-form-urlencoded", 400),
+    ],
 )
 async def test_unreadable_bodies_get_a_clear_4xx(
     erase_client: Client, signer: Signer, data: bytes, content_type: str, status: int
 ) -> None:
     answer = await erase_client.post(PATH, data=data, headers={"Content-Type": content_type})
     assert (answer.status, (await envelope(answer, signer))["code"]) == (status, status)
+
+
+async def test_a_form_field_given_twice_is_refused(erase_client: Client, signer: Signer, eraser: FakeEraser) -> None:
+    body = f"api_key={ERASE_KEY}&license_key=a&license_key=b"
+    answer = await erase_client.post(PATH, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    errors = (await envelope(answer, signer))["errors"]
+    assert (answer.status, errors) == (422, {"license_key": ["Given more than once."]})
+    assert eraser.erased == []
+
+
+async def test_a_charset_in_the_form_type_is_ignored(erase_client: Client, eraser: FakeEraser) -> None:
+    headers = {"Content-Type": "application/x-www-form-urlencoded; charset=nope"}
+    answer = await erase_client.post(PATH, data=f"api_key={ERASE_KEY}&user_identifier=u%C3%A9", headers=headers)
+    assert answer.status == 200 and eraser.erased[0][0].value == "u\u00e9"
 
 
 async def test_a_store_that_cannot_erase_is_a_503_to_retry(
