@@ -117,7 +117,15 @@ def build_sink(
     publisher = publisher or KafkaPublisher(settings, client_id=stream_names.sink_group)
     metrics = SinkMetrics()
     dead_letters = dead_letters_of("sink", stream_names, settings, metrics)
-    sink = Sink(table, publisher, dead_letters, metrics, StoredIds(), probe_rows=settings.sink_batch_size)
+    sink = Sink(
+        table,
+        publisher,
+        dead_letters,
+        metrics,
+        StoredIds(),
+        probe_rows=settings.sink_batch_size,
+        erasure_refresh_s=settings.erasure_refresh_seconds,
+    )
     loop = batch_loop(app, sink.write, metrics, settings.sink_batch_size, settings.sink_batch_seconds)
     resources: list[Resource] = [publisher, _Closing(table)]
     return Worker(

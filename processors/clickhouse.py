@@ -28,7 +28,9 @@ from clickhouse_connect.driver.external import ExternalData
 
 from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from telemetry_core.clickhouse.connection import connect
+from telemetry_core.clickhouse.erasures import Erasures
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS, INSERT_SETTINGS, ROW_FORMAT
+from telemetry_core.erasure import Subject
 from telemetry_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,14 @@ class EventsTable(Protocol):
         """Of ``event_ids``, those stored with ``received_at >= since_ms`` -> earliest received_at (ms)."""
         ...
 
+    def erasures(self, now_ms: int) -> list[tuple[Subject, int]]:
+        """The recent erasures (``telemetry_core.clickhouse.erasures.Erasures.recent``)."""
+        ...
+
+    def sweep(self, subject: Subject, before_ms: int) -> int:
+        """Delete the subject's rows received before ``before_ms``; how many there were."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -82,6 +92,8 @@ class ClickHouseEvents:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._client: Client | None = None
+        self._erasures = Erasures(settings, lambda s: connect(s, connect_timeout=CONNECT_TIMEOUT_S,
+                                                              send_receive_timeout=SEND_RECEIVE_TIMEOUT_S))
         # One block per insert, whatever its size: parallel parsing would cut the rows into chunks
         # at byte boundaries, and a retried insert must repeat exactly the same blocks (each block's
         # deduplication id derives from the token and its position).
@@ -135,6 +147,20 @@ class ClickHouseEvents:
             raise self._translate(exc, "looking up stored event ids") from exc
         return found
 
+    def erasures(self, now_ms: int) -> list[tuple[Subject, int]]:
+        try:
+            return self._erasures.recent(now_ms)
+        except (ClickHouseError, OSError) as exc:
+            self._erasures.close()
+            raise self._translate(exc, "reading the erasure list") from exc
+
+    def sweep(self, subject: Subject, before_ms: int) -> int:
+        try:
+            return self._erasures.sweep(subject, before_ms)
+        except (ClickHouseError, OSError) as exc:
+            self._erasures.close()
+            raise self._translate(exc, "sweeping an erased subject") from exc
+
     def _translate(self, exc: BaseException, what: str) -> StorageError | RowsRejected | StorageMisconfigured:
         code = error_code(exc)
         if code in DATA_ERRORS:
@@ -154,6 +180,7 @@ class ClickHouseEvents:
 
     def close(self) -> None:
         self._reset()
+        self._erasures.close()
 
 
 def error_code(exc: BaseException) -> int | None:

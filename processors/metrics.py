@@ -108,6 +108,12 @@ class SinkMetrics(WorkerMetrics):
             ("found_in",),
             registry=registry,
         )
+        self.erased = Counter(
+            "telemetry_sink_erased_total",
+            "rows of erased subjects: dropped before insert, or swept (deleted after a late insert)",
+            ("how",),
+            registry=registry,
+        )
 
 
 def reason_label(reason: str) -> str:

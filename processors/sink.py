@@ -18,6 +18,12 @@ ids, or a restart, beyond the post-assignment probe) is stored again. ``events``
 ReplacingMergeTree; such a pair collapses only if its sort key matches, so queries that need
 exactness count with FINAL / LIMIT 1 BY event_id.
 
+Rows of a subject erased after the row was received (``telemetry_core.erasure``) are dropped
+before the insert and counted; docs/erasure.md explains the bound. The list is refreshed from the
+audit table between batches, every ``TELEMETRY_ERASURE_REFRESH_SECONDS``; an erasure that appears
+in a refresh (not at the first load) is swept once: its rows this sink may have inserted before it
+knew the erasure are deleted.
+
 A row ClickHouse refuses as data (it cannot happen for rows the flagger built, but a replayed or
 foreign record might) is found by halving the insert until the refused rows are alone; they
 become dead letters and the rest is stored. Every insert's deduplication token names exactly its
@@ -28,6 +34,7 @@ same inserts for the same rows and ClickHouse drops them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
@@ -39,6 +46,7 @@ from processors.dlq import DeadLetters, invalid
 from processors.errors import InvalidMessage, RowsRejected
 from processors.metrics import SinkMetrics
 from processors.pipeline import Retry
+from telemetry_core.erasure import ErasureList, Subject
 from telemetry_core.kafka_publisher import Publisher
 
 DEDUP_IDS_PER_PARTITION = 50_000
@@ -78,28 +86,59 @@ class Selection:
     invalid: tuple[tuple[SourceMessage, InvalidMessage], ...]
     duplicates_in_batch: int
     duplicates_stored: int
+    erased: int = 0
 
 
-def select(messages: Sequence[SourceMessage], stored: StoredIds) -> Selection:
-    """The rows whose event id is neither stored already nor earlier in this batch; records
-    without a key or a value cannot be rows (they are dead letters)."""
+_NO_ERASURES = ErasureList()
+
+
+def select(messages: Sequence[SourceMessage], stored: StoredIds, erased: ErasureList = _NO_ERASURES) -> Selection:
+    """The rows whose event id is neither stored already nor earlier in this batch, nor of a subject
+    erased after it was received; records without a key or a value cannot be rows (dead letters)."""
     keep: list[SourceMessage] = []
     bad: list[tuple[SourceMessage, InvalidMessage]] = []
     seen: set[bytes] = set()
-    in_batch = in_store = 0
+    in_batch = in_store = dropped = 0
     for m in messages:
-        key = m.key
-        if key is None or not m.value:
+        key, value = m.key, m.value
+        if key is None or not value:
             bad.append((m, invalid(m, "unstorable flagged record: no key (event id) or no value")))
         elif key in seen:
             in_batch += 1
         elif stored.get(m.partition, key) is not None:
             in_store += 1
+        elif m.timestamp_ms < erased.newest_ms and erased.erased(value, m.timestamp_ms):
+            dropped += 1
         else:
             seen.add(key)
             keep.append(m)
     rows = tuple(m.value for m in keep if m.value is not None)
-    return Selection(tuple(keep), rows, tuple(bad), in_batch, in_store)
+    return Selection(tuple(keep), rows, tuple(bad), in_batch, in_store, dropped)
+
+
+class KnownErasures:
+    """The sink's erasure list: reloaded from the table's audit records at most every ``refresh_s``,
+    between batches. Erasures new since the previous load are swept (``EventsTable.sweep``)."""
+
+    def __init__(self, table: EventsTable, metrics: SinkMetrics, refresh_s: float) -> None:
+        self.table, self.metrics, self.refresh_s = table, metrics, refresh_s
+        self.current = _NO_ERASURES
+        self._known: set[tuple[Subject, int]] | None = None  # None: never loaded
+        self._due = 0.0
+
+    async def refresh(self, batch: SourceBatch, retry: Retry) -> ErasureList:
+        if time.monotonic() < self._due:
+            return self.current
+        now_ms = int(time.time() * 1000)
+        found = await retry(batch, "erasures", lambda: asyncio.to_thread(self.table.erasures, now_ms))
+        new = [] if self._known is None else [e for e in found if e not in self._known]
+        for subject, erased_at_ms in new:
+            sweep = functools.partial(asyncio.to_thread, self.table.sweep, subject, erased_at_ms)
+            swept = await retry(batch, "sweep", sweep)
+            self.metrics.erased.labels("swept").inc(swept)
+        self._known, self.current = set(found), ErasureList(found)
+        self._due = time.monotonic() + self.refresh_s
+        return self.current
 
 
 class Sink:
@@ -114,16 +153,19 @@ class Sink:
         metrics: SinkMetrics,
         stored: StoredIds,
         probe_rows: int,
+        erasure_refresh_s: float = 5.0,
     ) -> None:
         self.table, self.publisher, self.dead_letters, self.metrics = table, publisher, dead_letters, metrics
         self.stored, self.probe_rows = stored, probe_rows
+        self.erasures = KnownErasures(table, metrics, erasure_refresh_s)
         self._probe_generation: int | None = None
         self._probed: Counter[int] = Counter()
 
     async def write(self, batch: SourceBatch, retry: Retry) -> None:
         self.metrics.messages.inc(len(batch))
         await self._probe(batch, retry)
-        chosen = select(batch.messages, self.stored)
+        erased = await self.erasures.refresh(batch, retry)
+        chosen = select(batch.messages, self.stored, erased)
         refused = await self._insert(batch, chosen.messages, chosen.rows, retry)
         dead = list(chosen.invalid) + refused
         outcomes = [False] * (len(batch) - len(dead)) + [True] * len(dead)
@@ -141,6 +183,7 @@ class Sink:
             self.metrics.event_age.observe(max(0.0, time.time() * 1000 - oldest_ms) / 1000)
         self.metrics.duplicates.labels("batch").inc(chosen.duplicates_in_batch)
         self.metrics.duplicates.labels("stored").inc(chosen.duplicates_stored)
+        self.metrics.erased.labels("dropped").inc(chosen.erased)
 
     async def _insert(
         self,

@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import hdrs, web
 
-from query_api import handlers
+from query_api import erasure, handlers
 from query_api.dashboard import add_dashboard_routes
 from query_api.params import AGGREGATE_PARAMS, RECORD_PARAMS
-from query_api.service import SERVICE, Service
+from query_api.service import SERVICE, Eraser, Service
 from query_api.storage import Storage, StorageUnavailable
 from service_http import reference as reference_data
 from service_http.answers import Answers, Refusal
@@ -67,6 +67,7 @@ def create_app(
     reference: ReferenceSource,
     signer: Signer,
     access_log: AccessLog | None = None,
+    eraser: Eraser | None = None,
 ) -> web.Application:
     """The query service; ``storage`` and ``reference`` are started and stopped with the app.
 
@@ -74,7 +75,13 @@ def create_app(
     background, the store connects on first use, and requests get 503 until they can be served.
     """
     answers = Answers(EnvelopeSigner(signer), pages=EnvelopeSigner(signer, cache_size=0))
-    service = Service(settings=settings, storage=storage, reference=reference, answers=answers)
+    service = Service(
+        settings=settings,
+        storage=storage,
+        reference=reference,
+        answers=answers,
+        eraser=eraser or erasure.ClickHouseEraser(settings),
+    )
 
     async def ready() -> dict[str, str | None]:
         return await handlers.readiness(service)
@@ -100,6 +107,7 @@ def register(app: web.Application) -> None:
     """The query routes (each ``/api/v1/`` path also at ``/v1/``)."""
     add_api_route(app, hdrs.METH_GET, RECORDS_PATH, handlers.get_records)
     add_api_route(app, hdrs.METH_GET, AGGREGATES_PATH, handlers.get_aggregates)
+    erasure.register(app)
 
 
 async def _storage_lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -107,3 +115,4 @@ async def _storage_lifetime(app: web.Application) -> AsyncIterator[None]:
     await storage.start()
     yield
     await storage.close()
+    await app[SERVICE].eraser.close()

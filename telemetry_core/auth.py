@@ -8,6 +8,7 @@ from telemetry_core.reference import ApiKey, ReferenceLookup
 
 SEND = "telemetry:send"
 READ = "telemetry:read"
+ERASE = "telemetry:erase"
 
 
 # An authentication failure is one of the platform's codes 100-103, answered with HTTP 401.

@@ -23,6 +23,8 @@ MISSING_CAPABILITY = Code(102, 401, "The used API key doesn't have the required 
 WRONG_IP = Code(103, 401, "API key can't be used from this IP address")
 
 SUCCESS = Code(200, 200, "Success")
+ERASED = Code(200, 200, "Telemetry erased")
+ERASURE_DRY_RUN = Code(200, 200, "Nothing erased (dry run)")
 CORRECT_FORMAT_SAVED = Code(830, 200, "Correct format data saved")
 INCORRECT_FORMAT_SAVED = Code(831, 200, "Incorrect format data saved")
 
@@ -45,6 +47,8 @@ ALL = (
     MISSING_CAPABILITY,
     WRONG_IP,
     SUCCESS,
+    ERASED,
+    ERASURE_DRY_RUN,
     CORRECT_FORMAT_SAVED,
     INCORRECT_FORMAT_SAVED,
     MALFORMED_BODY,

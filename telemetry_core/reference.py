@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-CAPABILITIES = ("telemetry:send", "telemetry:read")
+CAPABILITIES = ("telemetry:send", "telemetry:read", "telemetry:erase")
 LICENSE_STATUSES = ("active", "suspended", "expired", "revoked")
 KINDS = ("tenant", "api_key", "product", "license")
 

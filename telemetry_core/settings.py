@@ -101,6 +101,9 @@ class Settings:
     flagger_batch_seconds: float = field(default=0.1, metadata=_doc("longest wait to fill a flagger batch"))
     sink_batch_size: int = field(default=10_000, metadata=_doc("rows per ClickHouse insert"))
     sink_batch_seconds: float = field(default=0.5, metadata=_doc("longest wait to fill a sink batch"))
+    erasure_refresh_seconds: float = field(
+        default=5.0, metadata=_doc("how often a sink reloads the erasure list (docs/erasure.md), 0.1-300")
+    )
     dlq_window: int = field(default=1000, metadata=_doc("messages in the dead-letter ratio window"))
     dlq_max_ratio: float = field(default=0.5, metadata=_doc("dead-letter share of the window that stops the worker"))
     default_retention_days: int = field(default=90, metadata=_doc("row TTL when the tenant sets none (1-730)"))
@@ -129,6 +132,8 @@ class Settings:
         """Range checks that need more than one value's type."""
         if not 1 <= self.default_retention_days <= 730:
             raise SettingsError(f"{PREFIX}DEFAULT_RETENTION_DAYS must be 1-730, got {self.default_retention_days}")
+        if not 0.1 <= self.erasure_refresh_seconds <= 300:
+            raise SettingsError(f"{PREFIX}ERASURE_REFRESH_SECONDS must be 0.1-300, got {self.erasure_refresh_seconds}")
         if not 0.0 < self.dlq_max_ratio <= 1.0:
             raise SettingsError(f"{PREFIX}DLQ_MAX_RATIO must be in (0, 1], got {self.dlq_max_ratio}")
         for name in (

@@ -1,4 +1,4 @@
-"""OpenAPI paths of the query service: records (pages and exports) and aggregates."""
+"""OpenAPI paths of the query service: records (pages and exports), aggregates and erasure."""
 
 from __future__ import annotations
 
@@ -114,6 +114,57 @@ SCHEMAS: dict[str, Any] = {
     },
 }
 
+_COUNTS = {
+    "events": {"type": "integer", "description": "distinct event ids of the subject in `events`"},
+    "rows": {"type": "integer", "description": "rows in `events` (a retried event may be stored twice)"},
+    "aggregate_rows": {"type": "integer", "description": "rows of the flagged-keys aggregates keyed by the value"},
+}
+_SUBJECT = {"type": "string", "enum": ["user_identifier", "license_key", "activation_identifier"]}
+SCHEMAS |= {
+    "EraseRequest": {
+        "type": "object",
+        "description": "Exactly one of user_identifier, license_key, activation_identifier",
+        "properties": {
+            "api_key": {"type": "string", "description": "or Authorization: Bearer; needs telemetry:erase"},
+            "user_identifier": _TEXT,
+            "license_key": _TEXT,
+            "activation_identifier": _TEXT,
+            "dry_run": {"type": "boolean", "default": False, "description": "count only (also 'true'/'false')"},
+            "reason": {"type": "string", "maxLength": 1000, "description": "kept in the audit record"},
+        },
+    },
+    "EraseResponse": {
+        "allOf": [
+            ref("Response"),
+            {
+                "type": "object",
+                "properties": {
+                    "code": {"enum": [200]},
+                    "message": {"enum": ["Telemetry erased", "Nothing erased (dry run)"]},
+                    "erasure": {
+                        "type": "object",
+                        "description": "the audit record (not a dry run)",
+                        "properties": {
+                            "erasure_id": {"type": "string"},
+                            "subject": _SUBJECT,
+                            "value": {"type": "string"},
+                            "erased_at": {"type": "number", "description": "Unix seconds; events received before go"},
+                            "requested_by": {"type": "string", "example": "api_key:acme-erase"},
+                            "reason": {"type": "string"},
+                            **_COUNTS,
+                        },
+                    },
+                    "would_erase": {
+                        "type": "object",
+                        "description": "dry run: what an erasure would delete now",
+                        "properties": {"subject": _SUBJECT, "value": {"type": "string"}, **_COUNTS},
+                    },
+                },
+            },
+        ]
+    },
+}
+
 _ERRORS = error_responses("Unauthorized", "MethodNotAllowed", "InternalError", "Unavailable")
 _INVALID = answer("Invalid parameters (code 422); `errors` maps each parameter to its messages", ref("Response"))
 
@@ -160,6 +211,31 @@ PATHS: dict[str, Any] = {
             "responses": {"200": answer("Buckets", ref("AggregatesResponse")), "422": _INVALID, **_ERRORS},
         }
     },
+}
+
+PATHS["/api/v1/erase-telemetry-data"] = {
+    "post": {
+        "summary": "Erase the key's tenant's telemetry of one user, license key or activation",
+        "description": (
+            "Deletes every stored event of the subject received before now, and the flagged-keys aggregate rows "
+            "of a license key or activation; counts without identifiers stay. Events of the subject still in "
+            "Kafka are dropped by the sinks. Every erasure is recorded in the audit table (docs/erasure.md)."
+        ),
+        "security": API_KEY_SECURITY,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": ref("EraseRequest")},
+                "application/json": {"schema": ref("EraseRequest")},
+            },
+        },
+        "responses": {
+            "200": answer("Erased and recorded, or counted (dry run)", ref("EraseResponse")),
+            "422": _INVALID,
+            **error_responses("BadRequest", "UnsupportedMediaType"),
+            **_ERRORS,
+        },
+    }
 }
 
 UNALIASED_PATHS = dashboard.PATHS

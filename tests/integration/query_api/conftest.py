@@ -28,6 +28,7 @@ KEYS = {
     "acme-read": ("acme", {"telemetry:read"}),
     "acme-send": ("acme", {"telemetry:send"}),
     "globex-read": ("globex", {"telemetry:read", "telemetry:send"}),
+    "acme-erase": ("acme", {"telemetry:erase"}),
 }
 
 

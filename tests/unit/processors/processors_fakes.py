@@ -13,6 +13,7 @@ from processors.batch import SourceBatch, SourceMessage, TopicPartition
 from processors.errors import RowsRejected, StorageError, StorageMisconfigured
 from processors.flagger import FlagRules, flag_record
 from telemetry_core.clickhouse.rows import EVENT_COLUMNS
+from telemetry_core.erasure import Subject
 from telemetry_core.events import RawEvent, encode_raw
 from telemetry_core.kafka_publisher import PublishError
 from telemetry_core.reference import ReferenceStore
@@ -57,6 +58,8 @@ class FakeTable:
         self.unreachable = unreachable
         self.attempts: list[tuple[str, int]] = []  # (token, rows) of every insert call
         self.lookups: list[list[str]] = []
+        self.erased: list[tuple[Subject, int]] = []  # the audit table's recent erasures
+        self.sweeps: list[tuple[Subject, int]] = []
 
     def prepare(self) -> None:
         return None
@@ -92,6 +95,19 @@ class FakeTable:
             if event_id in wanted and received >= since_ms:
                 found[event_id] = min(received, found.get(event_id, received))
         return found
+
+    def erasures(self, now_ms: int) -> list[tuple[Subject, int]]:
+        return list(self.erased)
+
+    def sweep(self, subject: Subject, before_ms: int) -> int:
+        self.sweeps.append((subject, before_ms))
+        gone = [
+            line for line in self.rows
+            if (d := row_dict(line)) and d["tenant_id"] == subject.tenant and d[subject.kind] == subject.value
+            and time_ms(d["received_at"]) < before_ms
+        ]
+        self.rows = [line for line in self.rows if line not in gone]
+        return len(gone)
 
     def close(self) -> None:
         return None
