@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest_api import event_ids, parsing
+from ingest_api.limits import KeyLimits
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
 from ingest_api.publisher import TOO_LARGE, Publisher, PublishError, Record
@@ -50,6 +51,7 @@ class SendHandlers:
         answers: Answers,
         metrics: IngestMetrics,
         new_id: Callable[[], str],
+        limits: KeyLimits | None = None,
     ) -> None:
         self._settings = settings
         self._publisher = publisher
@@ -57,6 +59,7 @@ class SendHandlers:
         self._answers = answers
         self._metrics = metrics
         self._new_id = new_id
+        self._limits = limits or KeyLimits(settings)
 
     async def send(self, request: web.Request) -> web.Response:
         """POST /api/v1/send-telemetry-data (and the SDK path /api/v1/send-telemetry)."""
@@ -76,7 +79,7 @@ class SendHandlers:
             errors,
         )
         code = _saved_code(errors)
-        await self._publish([(event_id.encode(), encode_raw(event))], [code.code])
+        await self._publish(key, [(event_id.encode(), encode_raw(event))], [code.code])
         return self._answers.saved(code, errors, event_id)
 
     async def send_batch(self, request: web.Request) -> web.Response:
@@ -98,7 +101,7 @@ class SendHandlers:
             event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields, errors)
             records.append((event_id.encode(), encode_raw(event)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
-        await self._publish(records, [r["code"] for r in results])
+        await self._publish(key, records, [r["code"] for r in results])
         correct = all(not r["errors"] for r in results)
         return self._answers.batch_saved(
             codes.CORRECT_FORMAT_SAVED if correct else codes.INCORRECT_FORMAT_SAVED, results
@@ -169,12 +172,15 @@ class SendHandlers:
         store, tenant = self._reference.store, key.tenant
         return validate(fields, lambda product_id: store.product(tenant, product_id) is not None)
 
-    async def _publish(self, records: list[Record], answer_codes: list[int]) -> None:
-        """Wait for Kafka's acknowledgement; 503 (or 413 for an oversized record) otherwise."""
+    async def _publish(self, key: ApiKey, records: list[Record], answer_codes: list[int]) -> None:
+        """Within the key's rate limit (429 beyond it, ``ingest_api.limits``), wait for Kafka's
+        acknowledgement; 503 (or 413 for an oversized record) otherwise."""
+        self._limits.admit(key, len(records))
         metrics, started = self._metrics, perf_counter()
         try:
             await self._publisher.publish(records)
         except PublishError as exc:
+            self._limits.give_back(key, len(records))
             metrics.publish_seconds.observe(perf_counter() - started, "failed")
             metrics.kafka_errors.inc(exc.reason)
             if exc.reason == TOO_LARGE:

@@ -32,8 +32,10 @@ NOT_FOUND = Code(404, 404, "Not found")
 METHOD_NOT_ALLOWED = Code(405, 405, "Method not allowed")
 BODY_TOO_LARGE = Code(413, 413, "The request body is too large")
 TOO_MANY_EVENTS = Code(413, 413, "Too many events in one batch")
+BATCH_OVER_BURST = Code(413, 413, "The batch has more events than this API key's rate limit burst; nothing was saved")
 UNSUPPORTED_MEDIA_TYPE = Code(415, 415, "Unsupported content type")
 INVALID_PARAMETERS = Code(422, 422, "The given data was invalid.")
+RATE_LIMITED = Code(429, 429, "Too many events for this API key; nothing was saved, retry after Retry-After seconds")
 INTERNAL_ERROR = Code(500, 500, "Internal error; nothing was saved")
 INTERNAL_QUERY_ERROR = Code(500, 500, "Internal error")
 STORE_UNAVAILABLE = Code(503, 503, "Service temporarily unavailable; nothing was saved, retry later")
@@ -53,8 +55,10 @@ ALL = (
     METHOD_NOT_ALLOWED,
     BODY_TOO_LARGE,
     TOO_MANY_EVENTS,
+    BATCH_OVER_BURST,
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_PARAMETERS,
+    RATE_LIMITED,
     INTERNAL_ERROR,
     INTERNAL_QUERY_ERROR,
     STORE_UNAVAILABLE,

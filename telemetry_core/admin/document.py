@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from telemetry_core.ratelimit import parse_rate_limit
 from telemetry_core.reference import (
     CAPABILITIES,
     LICENSE_STATUSES,
@@ -39,6 +40,7 @@ _SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "capabilities": ((list,), True),
         "active": ((bool,), False),
         "allowed_ips": ((list,), False),
+        "rate_limit": ((object,), False),  # checked by ratelimit.parse_rate_limit
     },
     "products": {
         "tenant": ((str,), True),
@@ -174,7 +176,8 @@ def _build_api_key(item: dict[str, Any], path: str, problems: list[str]) -> ApiK
         except (TypeError, ValueError):
             problems.append(f"{path}.allowed_ips[{index}]: not an IP address or CIDR: {raw!r}")
     digest = hash_key(item["key"]) if "key" in item else str(item["key_sha256"]).lower()
-    return ApiKey(item["id"], item["tenant"], digest, capabilities, item.get("active", True), tuple(networks))
+    limit = parse_rate_limit(item.get("rate_limit"), f"{path}.rate_limit", problems)
+    return ApiKey(item["id"], item["tenant"], digest, capabilities, item.get("active", True), tuple(networks), limit)
 
 
 def _parse_deletions(value: Any, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:

@@ -92,8 +92,14 @@ RESPONSES: dict[str, Any] = {
     "BadRequest": _coded([400], "The request could not be read; `errors` says why"),
     "NotFound": _coded([404], "No such path"),
     "MethodNotAllowed": _coded([405], "The path exists, the method does not"),
-    "TooLarge": _coded([413], "The body is over the size limit (or a batch over its event limit)"),
+    "TooLarge": _coded(
+        [413], "The body is over the size limit (or a batch over its event limit or its key's rate-limit burst)"
+    ),
     "UnsupportedMediaType": _coded([415], "Content type not accepted; `errors` lists the accepted ones"),
+    "TooManyRequests": {
+        **_coded([429], "Over the API key's rate limit; nothing was saved (docs/ingest.md#rate-limits)"),
+        "headers": RETRY_AFTER,
+    },
     "InternalError": _coded([500], "Unexpected error; nothing was saved"),
     "Unavailable": {**_coded([503], "A dependency is unavailable; nothing was saved"), "headers": RETRY_AFTER},
 }
@@ -117,6 +123,7 @@ def error_responses(*names: str) -> dict[str, Any]:
         "MethodNotAllowed": "405",
         "TooLarge": "413",
         "UnsupportedMediaType": "415",
+        "TooManyRequests": "429",
         "InternalError": "500",
         "Unavailable": "503",
     }

@@ -90,6 +90,7 @@ _SEND_ERRORS = (
     "NotFound",
     "TooLarge",
     "UnsupportedMediaType",
+    "TooManyRequests",
     "InternalError",
     "Unavailable",
 )
