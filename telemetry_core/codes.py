@@ -29,6 +29,7 @@ INCORRECT_FORMAT_SAVED = Code(831, 200, "Incorrect format data saved")
 MALFORMED_BODY = Code(400, 400, "The request body could not be parsed")
 INVALID_EVENT_ID = Code(400, 400, "The event id must be a UUID or 1-64 characters of A-Z a-z 0-9 _ -")
 NOT_FOUND = Code(404, 404, "Not found")
+UNKNOWN_SIGNING_KEY = Code(404, 404, "No current or archived signing key has this id")
 METHOD_NOT_ALLOWED = Code(405, 405, "Method not allowed")
 BODY_TOO_LARGE = Code(413, 413, "The request body is too large")
 TOO_MANY_EVENTS = Code(413, 413, "Too many events in one batch")
@@ -52,6 +53,7 @@ ALL = (
     MALFORMED_BODY,
     INVALID_EVENT_ID,
     NOT_FOUND,
+    UNKNOWN_SIGNING_KEY,
     METHOD_NOT_ALLOWED,
     BODY_TOO_LARGE,
     TOO_MANY_EVENTS,

@@ -8,8 +8,10 @@ in PHP), and every value is written by ``canonical_json`` so that both reproduce
 A client that does not re-serialise verifies the body up to ``,"signature"`` followed by ``}``.
 ``R`` is the canonical JSON of the response and ``B`` is base64 of exactly those bytes.
 
-Bodies repeat (they differ only by the timestamp second and the errors), so finished envelopes
-are cached by response bytes: RSA runs once per distinct body. Only small bodies are cached
+Bodies repeat (they differ only by the timestamp second and the errors), so finished
+envelopes are cached by response bytes: RSA runs once per distinct body. The cache is
+emptied when the signer switches keys (a rotation): no body signed by the old key is served
+after the switch. Only small bodies are cached
 (``max_cached_bytes``): large ones (data pages, batch results) are unique anyway and would make
 the cache's memory unbounded.
 """
@@ -44,6 +46,7 @@ class EnvelopeSigner:
         self._signer = signer
         self._key_id = canonical_json.dumps(signer.key_id)
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._generation = signer.generation
         self._cache_size = cache_size
         self._max_cached_bytes = max_cached_bytes
         self.hits = 0
@@ -53,9 +56,21 @@ class EnvelopeSigner:
     def public_key_pem(self) -> bytes:
         return self._signer.public_key_pem
 
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def fingerprint(self) -> str:
+        """The id of the key signing now (``X-Signing-Key-Id``)."""
+        return self._signer.fingerprint
+
     def envelope(self, response: dict[str, Any]) -> bytes:
         """The full JSON body for ``response`` (which should carry its ``timestamp``)."""
         payload = response_bytes(response)
+        if self._signer.generation != self._generation:
+            self._cache.clear()
+            self._generation = self._signer.generation
         cached = self._cache.get(payload)
         if cached is not None:
             self.hits += 1

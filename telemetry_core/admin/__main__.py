@@ -1,4 +1,4 @@
-"""``telemetry-admin``: apply/export reference data, apply migrations, create topics.
+"""``telemetry-admin``: apply/export reference data, apply migrations, create topics, rotate the signing key.
 
 Exit codes: 0 done, 1 a service could not be reached, 2 bad input (settings or document).
 """
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from telemetry_core.admin import document
+from telemetry_core.admin import document, keys
 from telemetry_core.admin.topic_io import read_state, write_records
 from telemetry_core.clickhouse.migrate import apply_migrations
 from telemetry_core.kafka_admin import ensure_topics
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply the ClickHouse migrations")
     sub.add_parser("create-topics", help="create the Kafka topics that are missing")
     sub.add_parser("settings", help="list every TELEMETRY_* variable with its default")
+    sub.add_parser(
+        "rotate-key", help="archive the signing key's public half and write a new key (running services switch to it)"
+    )
     return parser
 
 
@@ -60,6 +63,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "export":
         print(json.dumps(document.export(await read_state(settings)), indent=2))
         return 0
+    if args.command == "rotate-key":
+        return await asyncio.to_thread(keys.rotate, settings)
     if args.command == "migrate":
         applied = await asyncio.to_thread(apply_migrations, settings)
         print(f"applied {len(applied)} migrations: {', '.join(applied) or 'none (up to date)'}")
