@@ -59,11 +59,18 @@ class KeyHandlers:
         return self._answers.data(codes.SUCCESS, current=self._watch.signer.fingerprint, keys=keys)
 
     async def one(self, request: web.Request) -> web.Response:
-        """One key's PEM by its id; 404 (signed) for an id no key has."""
+        """One key's PEM by its id; 404 (signed) for an id no key has.
+
+        An id this process does not know yet makes it check the key file at once: a client
+        holding an answer of a process that switched first finds the new key here too.
+        """
         key_id = request.match_info["key_id"]
         if not KEY_ID.match(key_id):
             raise Refusal.because(codes.UNKNOWN_SIGNING_KEY, "key_id", "a key id is 16 lowercase hex digits")
         found = self._watch.find(key_id)
+        if found is None:  # another process may have switched first: look at the key file now
+            await check_now(self._watch)
+            found = self._watch.find(key_id)
         if found is None:
             raise Refusal.because(codes.UNKNOWN_SIGNING_KEY, "key_id", f"no current or archived key {key_id}")
         response = plain(found.pem, PEM_TYPE)
@@ -81,7 +88,7 @@ def watch_lifetime(interval_s: float) -> Callable[[web.Application], AsyncIterat
 
     async def watching(app: web.Application) -> AsyncIterator[None]:
         watch = app[KEY_WATCH]
-        await _check(watch)
+        await check_now(watch)
         task = asyncio.create_task(_keep_checking(watch, interval_s), name="signing-key-watch")
         yield
         task.cancel()
@@ -91,7 +98,8 @@ def watch_lifetime(interval_s: float) -> Callable[[web.Application], AsyncIterat
     return watching
 
 
-async def _check(watch: KeyWatch) -> None:
+async def check_now(watch: KeyWatch) -> None:
+    """One check of the key file (in a thread), switching the signer if it holds a new key."""
     try:
         key = await asyncio.to_thread(watch.check)
     except Exception as exc:  # a broken folder must not stop the service: keep signing, log it
@@ -104,4 +112,4 @@ async def _check(watch: KeyWatch) -> None:
 async def _keep_checking(watch: KeyWatch, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        await _check(watch)
+        await check_now(watch)
