@@ -175,7 +175,7 @@ class SendHandlers:
     async def _publish(self, key: ApiKey, records: list[Record], answer_codes: list[int]) -> None:
         """Within the key's rate limit (429 beyond it, ``ingest_api.limits``), wait for Kafka's
         acknowledgement; 503 (or 413 for an oversized record) otherwise."""
-        self._limits.admit(key, len(records))
+        await self._limits.admit(key, len(records))
         metrics, started = self._metrics, perf_counter()
         try:
             await self._publisher.publish(records)

@@ -6,10 +6,18 @@ is refused for another reason takes no tokens, and a request refused here publis
 a 503 does not count against the key. The limit is read from the key record on every
 request: a change applied with ``telemetry-admin apply`` takes effect as soon as the
 reference feed delivers it, without a restart.
+
+A refusal is answered after ``TELEMETRY_RATE_LIMIT_DELAY_S`` (at most the ``Retry-After``):
+a client that resends at once would otherwise get its 429s as fast as the process can
+answer, and keep the event loop busy with refusals at the expense of every other key (the
+bench showed an unthrottled refusal loop hurt other keys more than an unlimited flood whose
+requests wait for Kafka). Waiting costs no CPU; a client that honours ``Retry-After`` loses
+nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -23,12 +31,15 @@ from telemetry_core.settings import Settings
 class KeyLimits:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self._limiter = RateLimiter(clock, shares=settings.ingest_processes)
+        self._delay_s = settings.rate_limit_delay_s
 
-    def admit(self, key: ApiKey, events: int) -> None:
+    async def admit(self, key: ApiKey, events: int) -> None:
         """Take ``events`` tokens of ``key``'s bucket, or raise 429 (or 413 for a batch over the burst)."""
         decision = self._limiter.take(key.id, key.rate_limit, events)
         if decision.admitted:
             return
+        if self._delay_s > 0:
+            await asyncio.sleep(min(self._delay_s, decision.retry_after_s))
         limit = key.rate_limit
         assert limit is not None  # an unlimited key is always admitted
         shared = limit.share(self._limiter.shares)

@@ -75,6 +75,13 @@ class Settings:
             "limit (docs/ingest.md#rate-limits)"
         ),
     )
+    rate_limit_delay_s: float = field(
+        default=0.5,
+        metadata=_doc(
+            "how long the ingest holds a 429 answer (at most its Retry-After), so that a client resending at once "
+            "cannot keep the process busy with refusals; 0: answer at once"
+        ),
+    )
     query_host: str = field(default="127.0.0.1", metadata=_doc("query API bind address"))
     query_port: int = field(default=8081, metadata=_doc("query API port"))
     worker_metrics_host: str = field(
@@ -161,6 +168,8 @@ class Settings:
             )
         if self.clickhouse_shards and not self.clickhouse_cluster:
             raise SettingsError(f"{PREFIX}CLICKHOUSE_SHARDS needs {PREFIX}CLICKHOUSE_CLUSTER (the cluster's name)")
+        if not 0.0 <= self.rate_limit_delay_s <= 60.0:
+            raise SettingsError(f"{PREFIX}RATE_LIMIT_DELAY_S must be 0-60, got {self.rate_limit_delay_s}")
         if not 0.0 < self.signing_key_check_s <= 3600.0:
             raise SettingsError(f"{PREFIX}SIGNING_KEY_CHECK_S must be in (0, 3600], got {self.signing_key_check_s}")
         if self.signing_key_bits < 2048:

@@ -3,6 +3,9 @@ count their events; a changed limit applies without a restart; a 503 does not co
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -12,6 +15,7 @@ from ingest_api.publisher import MemoryPublisher
 from service_http.reference import FixedReference
 from telemetry_core.ratelimit import RateLimit
 from telemetry_core.reference import ApiKey, ReferenceStore, hash_key
+from telemetry_core.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
 SEND = "/api/v1/send-telemetry-data"
@@ -22,6 +26,12 @@ LIMITED = "limited-key-secret"
 def _limited(rate: float, burst: int) -> ApiKey:
     limit = RateLimit(rate, burst)
     return ApiKey("limited", "acme", hash_key(LIMITED), frozenset({"telemetry:send"}), rate_limit=limit)
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """429s answered at once, except where a test sets its own delay (``@pytest.mark.parametrize``)."""
+    return dataclasses.replace(settings, rate_limit_delay_s=getattr(request, "param", 0.0))
 
 
 @pytest.fixture
@@ -101,3 +111,15 @@ async def test_an_unacknowledged_request_does_not_count(client: Client, publishe
     publisher.failure = None
     for _ in range(3):
         assert (await client.post(SEND, json={"data_group": "g"}, headers=_auth(LIMITED))).status == 200
+
+
+@pytest.mark.parametrize("settings", [0.3], indirect=True)
+async def test_a_refusal_is_held_for_the_delay(client: Client, publisher: MemoryPublisher) -> None:
+    for _ in range(3):
+        await client.post(SEND, json={"data_group": "g"}, headers=_auth(LIMITED))
+    started = time.monotonic()
+    response = await client.post(SEND, json={"data_group": "g"}, headers=_auth(LIMITED))
+    assert response.status == 429 and time.monotonic() - started >= 0.3
+    started = time.monotonic()
+    assert (await client.post(SEND, json={"data_group": "g"}, headers=_auth("unknown"))).status == 401
+    assert time.monotonic() - started < 0.3  # only rate-limit refusals wait
