@@ -50,7 +50,11 @@ _KEY_LIST = {
                         "properties": {
                             "id": {"type": "string"},
                             "current": {"type": "boolean"},
-                            "archived_at": {"type": ["integer", "null"], "description": "Unix seconds; null: current"},
+                            "archived_at": {
+                                "type": "integer",
+                                "nullable": True,
+                                "description": "Unix seconds; null: current",
+                            },
                             "public_key": {"type": "string", "description": "PEM, SubjectPublicKeyInfo"},
                         },
                     },
