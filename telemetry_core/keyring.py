@@ -40,7 +40,7 @@ log = logging.getLogger("telemetry.signing")
 
 ARCHIVE_PREFIX = "archived-"
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
-Stamp = tuple[int, int, int, int]
+Stamp = tuple[int, int, int, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,15 @@ class KeyFolder:
         self.folder = key_file.parent
 
     def stamp(self) -> Stamp | None:
-        """What changes when the key file is replaced (``None``: no key file)."""
+        """What changes when the key file is replaced or an archive entry added or removed
+        (``None``: no key file)."""
         try:
             found = self.key_file.stat()
         except FileNotFoundError:
             return None
-        return (found.st_dev, found.st_ino, found.st_mtime_ns, found.st_size)
+        # Names, not the folder's mtime: its clock ticks coarsely, two changes may share one tick.
+        entries = tuple(sorted(p.name for p in self.folder.glob(f"{ARCHIVE_PREFIX}*.pem")))
+        return (found.st_ino, found.st_mtime_ns, found.st_size, entries)
 
     def archived(self) -> list[PublicKey]:
         """The archived public keys, newest first (unreadable entries are skipped and logged)."""

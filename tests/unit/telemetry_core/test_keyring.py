@@ -99,3 +99,15 @@ def test_the_envelope_cache_is_dropped_when_the_signer_switches(tmp_path: Path) 
     assert verify(watch.signer.public_key_pem, signed_bytes(after), signature)
     assert not verify(old_pem, signed_bytes(after), signature)
     assert envelopes.fingerprint == watch.signer.fingerprint
+
+
+def test_a_deleted_archive_entry_is_no_longer_served(tmp_path: Path) -> None:
+    folder, watch = _setup(tmp_path)
+    watch.check()
+    archived = folder.folder / "archived-0123456789abcdef.pem"
+    archived.write_bytes(watch.signer.public_key_pem)
+    watch.check()
+    assert watch.find("0123456789abcdef") is not None
+    archived.unlink()
+    watch.check()
+    assert watch.find("0123456789abcdef") is None
