@@ -126,6 +126,7 @@ def main() -> int:
     parser.add_argument("--victim-connections", type=int, default=4)
     parser.add_argument("--flood-connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2, help="rounds of before / flood / flood-unlimited")
+    parser.add_argument("--delay", type=float, default=0.5, help="TELEMETRY_RATE_LIMIT_DELAY_S of the ingest")
     parser.add_argument("--limit", type=float, default=100.0, help="the flooder's events/s (burst the same)")
     args = parser.parse_args()
     base = int(os.environ.get("TELEMETRY_BENCH_PORT_BASE", "31000"))
@@ -138,6 +139,7 @@ def main() -> int:
             kafka_controller_port=base + 2,
             ingest_port=base + 3,
             log_level="WARNING",
+            rate_limit_delay_s=args.delay,
         )
         kafka = None if os.environ.get("TEST_KAFKA_BOOTSTRAP") else ingest_bench.start_kafka(settings)
         try:
@@ -162,7 +164,8 @@ def main() -> int:
     print(
         f"rate-limit benchmark, {started}; {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs; "
         f"{args.seconds} s per phase; victim {args.victim_connections} connections, flood "
-        f"{args.flood_connections} connections at wrk's maximum rate; flooder limit {args.limit:g} events/s"
+        f"{args.flood_connections} connections at wrk's maximum rate; flooder limit {args.limit:g} events/s; "
+        f"429s held {args.delay:g} s"
     )
     print(
         "| phase | victim req/s | victim p50 ms | victim p99 ms | victim non-200 | flood req/s | flood non-200 "
