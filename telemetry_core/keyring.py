@@ -114,7 +114,10 @@ class KeyFolder:
         if target.exists():
             return
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(pem)
+        with open(tmp, "wb") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, target)
         _fsync_folder(self.folder)
 

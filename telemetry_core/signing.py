@@ -125,6 +125,8 @@ def write_private(path: Path, pem: bytes) -> Path:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
+        handle.flush()
+        os.fsync(handle.fileno())  # durable before a rename makes it the key (a rotation loses no key)
     return tmp
 
 
