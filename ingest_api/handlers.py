@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ingest_api import event_ids, parsing
+from ingest_api.limits import KeyLimits
 from ingest_api.metrics import IngestMetrics
 from ingest_api.parsing import BodyError, Fields, MediaTypeError
 from service_http.answers import CLIENT_IP, Answers, Refusal, unavailable
@@ -51,6 +52,7 @@ class SendHandlers:
         answers: Answers,
         metrics: IngestMetrics,
         new_id: Callable[[], str],
+        limits: KeyLimits | None = None,
     ) -> None:
         self._settings = settings
         self._publisher = publisher
@@ -58,6 +60,7 @@ class SendHandlers:
         self._answers = answers
         self._metrics = metrics
         self._new_id = new_id
+        self._limits = limits or KeyLimits(settings)
 
     async def send(self, request: web.Request) -> web.Response:
         """POST /api/v1/send-telemetry-data (and the SDK path /api/v1/send-telemetry)."""
@@ -78,7 +81,7 @@ class SendHandlers:
         )
         code = _saved_code(errors)
         record = OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(header, field))
-        await self._publish([record], [code.code])
+        await self._publish(key, [record], [code.code])
         return self._answers.saved(code, errors, event_id)
 
     async def send_batch(self, request: web.Request) -> web.Response:
@@ -101,7 +104,7 @@ class SendHandlers:
             event = RawEvent(event_id, received, key.tenant, key.id, ip, agent, fields)
             records.append(OutRecord(RAW, event_id.encode(), encode_raw(event), partition=_partition(None, field)))
             results.append({"event_id": event_id, "code": _saved_code(errors).code, "errors": errors or []})
-        await self._publish(records, [r["code"] for r in results])
+        await self._publish(key, records, [r["code"] for r in results])
         correct = all(not r["errors"] for r in results)
         return self._answers.batch_saved(
             codes.CORRECT_FORMAT_SAVED if correct else codes.INCORRECT_FORMAT_SAVED, results
@@ -174,12 +177,15 @@ class SendHandlers:
         store, tenant = self._reference.store, key.tenant
         return validate(fields, lambda product_id: store.product(tenant, product_id) is not None)
 
-    async def _publish(self, records: list[OutRecord], answer_codes: list[int]) -> None:
-        """Wait for Kafka's acknowledgement; 503 (or 413 for an oversized record) otherwise."""
+    async def _publish(self, key: ApiKey, records: list[OutRecord], answer_codes: list[int]) -> None:
+        """Within the key's rate limit (429 beyond it, ``ingest_api.limits``), wait for Kafka's
+        acknowledgement; 503 (or 413 for an oversized record) otherwise."""
+        await self._limits.admit(key, len(records))
         metrics, started = self._metrics, perf_counter()
         try:
             await self._publisher.publish(records)
         except PublishError as exc:
+            self._limits.give_back(key, len(records))
             metrics.publish_failed.observe(perf_counter() - started)
             metrics.kafka_errors.labels(exc.reason).inc()
             if exc.reason == TOO_LARGE:

@@ -20,6 +20,7 @@ from telemetry_core.codes import Code
 from telemetry_core.envelope import EnvelopeSigner
 
 EVENT_ID_HEADER = "X-Event-Id"
+SIGNING_KEY_HEADER = "X-Signing-Key-Id"  # the id of the key that signed this body (docs/operations.md)
 RETRY_AFTER_S = 5
 JSON_TYPE = "application/json"
 
@@ -76,25 +77,30 @@ class Answers:
 
     def data(self, code: Code, **members: Any) -> web.Response:
         """A data answer: ``{code, message, **members, timestamp}``, signed by ``pages``."""
-        return self._response(self.pages.answer(code.code, code.message, **members), code, None)
+        return self._response(self.pages.answer(code.code, code.message, **members), code, None, self.pages)
 
     def saved(self, code: Code, errors: Errors, event_id: str) -> web.Response:
         """830/831: the event with ``event_id`` was acknowledged by Kafka."""
         body = self.envelopes.answer(code.code, code.message, errors=errors or [])
-        headers = {"Content-Type": JSON_TYPE, EVENT_ID_HEADER: event_id}
+        headers = {"Content-Type": JSON_TYPE, EVENT_ID_HEADER: event_id, SIGNING_KEY_HEADER: self.envelopes.fingerprint}
         response = web.Response(body=body, status=code.http_status, headers=headers)
         response[ANSWER_CODE] = code.code
         response[EVENT_ID] = event_id
         return response
 
     def batch_saved(self, code: Code, results: list[dict[str, Any]]) -> web.Response:
-        return self._response(self.pages.answer(code.code, code.message, results=results), code, None)
+        return self._response(self.pages.answer(code.code, code.message, results=results), code, None, self.pages)
 
     def refusal(self, refusal: Refusal) -> web.Response:
         return self.signed(refusal.code, refusal.errors, refusal.headers)
 
-    def _response(self, body: bytes, code: Code, headers: Mapping[str, str] | None) -> web.Response:
-        response = web.Response(body=body, status=code.http_status, content_type=JSON_TYPE, headers=headers)
+    def _response(
+        self, body: bytes, code: Code, headers: Mapping[str, str] | None, signer: EnvelopeSigner | None = None
+    ) -> web.Response:
+        signed_by = {SIGNING_KEY_HEADER: (signer or self.envelopes).fingerprint}
+        response = web.Response(
+            body=body, status=code.http_status, content_type=JSON_TYPE, headers={**(headers or {}), **signed_by}
+        )
         response[ANSWER_CODE] = code.code
         return response
 

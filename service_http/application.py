@@ -1,7 +1,8 @@
 """The application both services are built on: the middleware, the operations routes, the logs.
 
 ``application()`` returns an ``aiohttp`` app that already answers ``/healthz``, ``/readyz``,
-``/metrics``, the public key and the OpenAPI document, and signs whatever its handlers raise.
+``/metrics``, the public keys and the OpenAPI document, signs whatever its handlers raise,
+and switches to a rotated signing key without a restart (``service_http.keys``).
 A service (or any module of it) then adds its routes; ``add_api_route`` registers an
 ``/api/v1/...`` path together with its host-root alias ``/v1/...`` (the JS SDK drops the
 base URL's ``/api``).
@@ -15,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
+from service_http import keys
 from service_http.answers import Answers
 from service_http.logs import AccessLog
 from service_http.middleware import AnswerMiddleware, HttpMetrics, Profile
@@ -60,7 +62,10 @@ def application(
     app = web.Application(client_max_size=client_max_size, middlewares=[middleware])
     app[ACCESS_LOG] = access
     operations = OperationHandlers(answers, registry, readiness, openapi, profile.unavailable)
-    operations.add_routes(app, root_alias)
+    operations.add_routes(app)
+    app[keys.KEY_WATCH] = watch = keys.key_watch(settings, answers)
+    keys.KeyHandlers(watch, answers).add_routes(app, root_alias)
+    app.cleanup_ctx.append(keys.watch_lifetime(settings.signing_key_check_s))
     app.on_cleanup.append(_flush_access_log)
     return app
 

@@ -1,8 +1,9 @@
-"""Operational endpoints, the same in both services: liveness, readiness, metrics, public key, OpenAPI.
+"""Operational endpoints, the same in both services: liveness, readiness, metrics, OpenAPI
+(the public keys: ``service_http.keys``).
 
-``/healthz`` and ``/readyz`` answer signed envelopes like every API answer. Three answers
+``/healthz`` and ``/readyz`` answer signed envelopes like every API answer. Two answers
 are not envelopes because their consumers expect a fixed format: Prometheus text for
-``/metrics``, the PEM key itself (it is what verifies envelopes), and the OpenAPI JSON.
+``/metrics`` and the OpenAPI JSON (the PEM keys are not envelopes either).
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from telemetry_core import codes
 from telemetry_core.codes import Code
 from telemetry_core.metrics import CONTENT_TYPE, render
 
-PEM_TYPE = "application/x-pem-file"
-PUBLIC_KEY_PATH = "/api/v1/public-key"
 OPENAPI_PATH = "/api/openapi.json"
 
 # What is not ready yet: component -> reason (``None`` when that component is ready).
@@ -42,10 +41,8 @@ class OperationHandlers:
         self._unavailable = unavailable
         self._openapi = json.dumps(openapi, separators=(",", ":")).encode()
 
-    def add_routes(self, app: web.Application, root_alias: Callable[[str], str]) -> None:
-        """The operations routes; the public key also at its host-root alias."""
-        for path in (PUBLIC_KEY_PATH, root_alias(PUBLIC_KEY_PATH)):
-            app.router.add_get(path, self.public_key)
+    def add_routes(self, app: web.Application) -> None:
+        """The operations routes."""
         app.router.add_get(OPENAPI_PATH, self.openapi)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -64,10 +61,6 @@ class OperationHandlers:
 
     async def metrics(self, request: web.Request) -> web.Response:
         return plain(render(self._registry), CONTENT_TYPE)
-
-    async def public_key(self, request: web.Request) -> web.Response:
-        """The PEM (SubjectPublicKeyInfo) of the key that signs every envelope."""
-        return plain(self._answers.envelopes.public_key_pem, PEM_TYPE)
 
     async def openapi(self, request: web.Request) -> web.Response:
         return plain(self._openapi, "application/json")

@@ -31,11 +31,14 @@ INCORRECT_FORMAT_SAVED = Code(831, 200, "Incorrect format data saved")
 MALFORMED_BODY = Code(400, 400, "The request body could not be parsed")
 INVALID_EVENT_ID = Code(400, 400, "The event id must be a UUID or 1-64 characters of A-Z a-z 0-9 _ -")
 NOT_FOUND = Code(404, 404, "Not found")
+UNKNOWN_SIGNING_KEY = Code(404, 404, "No current or archived signing key has this id")
 METHOD_NOT_ALLOWED = Code(405, 405, "Method not allowed")
 BODY_TOO_LARGE = Code(413, 413, "The request body is too large")
 TOO_MANY_EVENTS = Code(413, 413, "Too many events in one batch")
+BATCH_OVER_BURST = Code(413, 413, "The batch has more events than this API key's rate limit burst; nothing was saved")
 UNSUPPORTED_MEDIA_TYPE = Code(415, 415, "Unsupported content type")
 INVALID_PARAMETERS = Code(422, 422, "The given data was invalid.")
+RATE_LIMITED = Code(429, 429, "Too many events for this API key; nothing was saved, retry after Retry-After seconds")
 INTERNAL_ERROR = Code(500, 500, "Internal error; nothing was saved")
 INTERNAL_QUERY_ERROR = Code(500, 500, "Internal error")
 STORE_UNAVAILABLE = Code(503, 503, "Service temporarily unavailable; nothing was saved, retry later")
@@ -54,11 +57,14 @@ ALL = (
     MALFORMED_BODY,
     INVALID_EVENT_ID,
     NOT_FOUND,
+    UNKNOWN_SIGNING_KEY,
     METHOD_NOT_ALLOWED,
     BODY_TOO_LARGE,
     TOO_MANY_EVENTS,
+    BATCH_OVER_BURST,
     UNSUPPORTED_MEDIA_TYPE,
     INVALID_PARAMETERS,
+    RATE_LIMITED,
     INTERNAL_ERROR,
     INTERNAL_QUERY_ERROR,
     STORE_UNAVAILABLE,

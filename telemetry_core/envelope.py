@@ -8,8 +8,10 @@ in PHP), and every value is written by ``canonical_json`` so that both reproduce
 A client that does not re-serialise verifies the body up to ``,"signature"`` followed by ``}``.
 ``R`` is the canonical JSON of the response and ``B`` is base64 of exactly those bytes.
 
-Bodies repeat (they differ only by the timestamp second and the errors), so finished envelopes
-are cached by response bytes: RSA runs once per distinct body. Only small bodies are cached
+Bodies repeat (they differ only by the timestamp second and the errors), so finished
+envelopes are cached by response bytes: RSA runs once per distinct body. The cache is
+emptied when the signer switches keys (a rotation): no body signed by the old key is served
+after the switch. Only small bodies are cached
 (``max_cached_bytes``): large ones (data pages, batch results) are unique anyway and would make
 the cache's memory unbounded.
 """
@@ -45,6 +47,7 @@ class EnvelopeSigner:
         self._signer = signer
         self._key_id = canonical_json.dumps(signer.key_id)
         self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+        self._generation = signer.generation
         self._cache_size = cache_size
         self._max_cached_bytes = max_cached_bytes
         self.hits = 0
@@ -55,9 +58,19 @@ class EnvelopeSigner:
     def public_key_pem(self) -> bytes:
         return self._signer.public_key_pem
 
+    @property
+    def signer(self) -> Signer:
+        return self._signer
+
+    @property
+    def fingerprint(self) -> str:
+        """The id of the key signing now (``X-Signing-Key-Id``)."""
+        return self._signer.fingerprint
+
     def envelope(self, response: dict[str, Any]) -> bytes:
         """The full JSON body for ``response`` (which should carry its ``timestamp``)."""
         payload = response_bytes(response)
+        self._forget_old_key()
         cached = self._cache.get(payload)
         if cached is not None:
             self.hits += 1
@@ -82,6 +95,13 @@ class EnvelopeSigner:
                 self._cache.popitem(last=False)
         return body
 
+    def _forget_old_key(self) -> None:
+        """After a key switch (``Signer.generation``), nothing signed by the old key is served."""
+        if self._signer.generation != self._generation:
+            self._cache.clear()
+            self._no_errors.clear()
+            self._generation = self._signer.generation
+
     def answer(self, code: int, message: str, **extra: Any) -> bytes:
         """Envelope of ``{code, message, **extra, timestamp}`` stamped with the current second.
 
@@ -90,6 +110,7 @@ class EnvelopeSigner:
         same bytes as ``envelope`` gives, without serialising a response per request.
         """
         now = int(time.time())
+        self._forget_old_key()
         if len(extra) == 1 and extra.get("errors") == []:
             key = (code, message, now)
             body = self._no_errors.get(key)

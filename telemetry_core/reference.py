@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from telemetry_core.ratelimit import RateLimit
+
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 CAPABILITIES = ("telemetry:send", "telemetry:read", "telemetry:erase")
@@ -39,6 +41,7 @@ class ApiKey:
     capabilities: frozenset[str]
     active: bool = True
     allowed_ips: tuple[IpNetwork, ...] = ()
+    rate_limit: RateLimit | None = None  # None: not limited (docs/ingest.md#rate-limits)
 
     def allows_ip(self, client_ip: str) -> bool:
         """An empty allow-list allows every address; an unparsable address is never allowed."""
@@ -104,6 +107,7 @@ def entity_to_json(entity: Entity) -> dict[str, Any]:
             "capabilities": sorted(entity.capabilities),
             "active": entity.active,
             "allowed_ips": [str(n) for n in entity.allowed_ips],
+            **_rate_limit_json(entity.rate_limit),
         }
     if isinstance(entity, Product):
         return {"tenant": entity.tenant, "id": entity.id, "name": entity.name, "versions": sorted(entity.versions)}
@@ -128,6 +132,7 @@ def entity_from_json(kind: str, body: dict[str, Any]) -> Entity:
             frozenset(body["capabilities"]),
             bool(body.get("active", True)),
             tuple(ipaddress.ip_network(n, strict=False) for n in body.get("allowed_ips", [])),
+            _rate_limit(body.get("rate_limit")),
         )
     if kind == "product":
         return Product(body["tenant"], str(body["id"]), body.get("name", ""), frozenset(body.get("versions", [])))
@@ -140,6 +145,17 @@ def entity_from_json(kind: str, body: dict[str, Any]) -> Entity:
             frozenset(body.get("activations", [])),
         )
     raise ValueError(f"unknown reference kind {kind!r}")
+
+
+def _rate_limit_json(limit: RateLimit | None) -> dict[str, Any]:
+    """Only a limited key carries the member: unlimited keys keep their records as before."""
+    if limit is None:
+        return {}
+    return {"rate_limit": {"events_per_second": limit.events_per_second, "burst": limit.burst}}
+
+
+def _rate_limit(body: Any) -> RateLimit | None:
+    return None if body is None else RateLimit(float(body["events_per_second"]), int(body["burst"]))
 
 
 def encode_entity(entity: Entity) -> tuple[bytes, bytes]:

@@ -72,6 +72,20 @@ class Settings:
     ingest_reuse_port: bool = field(
         default=False, metadata=_doc("bind the ingest port with SO_REUSEPORT, so several ingest processes share it")
     )
+    ingest_processes: int = field(
+        default=1,
+        metadata=_doc(
+            "ingest processes that enforce the per-key rate limits independently; each admits 1/N of a key's "
+            "limit (docs/ingest.md#rate-limits)"
+        ),
+    )
+    rate_limit_delay_s: float = field(
+        default=0.5,
+        metadata=_doc(
+            "how long the ingest holds a 429 answer (at most its Retry-After), so that a client resending at once "
+            "cannot keep the process busy with refusals; 0: answer at once"
+        ),
+    )
     query_host: str = field(default="127.0.0.1", metadata=_doc("query API bind address"))
     query_port: int = field(default=8081, metadata=_doc("query API port"))
     worker_metrics_host: str = field(
@@ -88,6 +102,10 @@ class Settings:
         default=4096, metadata=_doc("size of a generated signing key (the official SDKs warn below 4096)")
     )
     signing_key_id: str = field(default="global", metadata=_doc("value of private_key_used in every envelope"))
+    signing_key_check_s: float = field(
+        default=1.0,
+        metadata=_doc("how often each service checks the signing key file for a rotated key (docs/operations.md)"),
+    )
 
     publish_timeout_s: float = field(default=5.0, metadata=_doc("how long ingest waits for Kafka before answering 503"))
     max_body_bytes: int = field(default=1_048_576, metadata=_doc("largest request body accepted (413 above)"))
@@ -145,6 +163,7 @@ class Settings:
             "dlq_window",
             "max_body_bytes",
             "query_max_limit",
+            "ingest_processes",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{PREFIX}{name.upper()} must be at least 1")
@@ -158,6 +177,10 @@ class Settings:
             )
         if self.clickhouse_shards and not self.clickhouse_cluster:
             raise SettingsError(f"{PREFIX}CLICKHOUSE_SHARDS needs {PREFIX}CLICKHOUSE_CLUSTER (the cluster's name)")
+        if not 0.0 <= self.rate_limit_delay_s <= 60.0:
+            raise SettingsError(f"{PREFIX}RATE_LIMIT_DELAY_S must be 0-60, got {self.rate_limit_delay_s}")
+        if not 0.0 < self.signing_key_check_s <= 3600.0:
+            raise SettingsError(f"{PREFIX}SIGNING_KEY_CHECK_S must be in (0, 3600], got {self.signing_key_check_s}")
         if self.signing_key_bits < 2048:
             raise SettingsError(f"{PREFIX}SIGNING_KEY_BITS must be at least 2048")
 

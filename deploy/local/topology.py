@@ -111,6 +111,7 @@ def effective_settings(settings: Settings) -> Settings:
         clickhouse_cluster=settings.clickhouse_cluster or DEFAULT_CLUSTER_NAME,
         clickhouse_shards=",".join(shard.url for shard in shards(settings)),
         ingest_reuse_port=True,
+        ingest_processes=INGEST_PROCESSES,  # the per-key rate limits are a ceiling over both
         publish_timeout_s=max(settings.publish_timeout_s, CLUSTER_PUBLISH_TIMEOUT_S),
     )
 

@@ -1,5 +1,5 @@
 """``telemetry-admin``: apply/export reference data, apply migrations, create topics, erase
-telemetry and show retention (``governance``).
+telemetry and show retention (``governance``), rotate the signing key.
 
 Exit codes: 0 done, 1 a service could not be reached, 2 bad input (settings or document).
 """
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from telemetry_core.admin import document, governance
+from telemetry_core.admin import document, governance, keys
 from telemetry_core.admin.topic_io import read_state, write_records
 from telemetry_core.clickhouse.migrate import apply_migrations
 from telemetry_core.kafka_admin import ensure_topics
@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("create-topics", help="create the Kafka topics that are missing")
     sub.add_parser("settings", help="list every TELEMETRY_* variable with its default")
     governance.add_commands(sub)
+    sub.add_parser(
+        "rotate-key", help="archive the signing key's public half and write a new key (running services switch to it)"
+    )
     return parser
 
 
@@ -68,6 +71,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return await governance.history(settings, args)
     if args.command == "retention":
         return await governance.retention(settings)
+    if args.command == "rotate-key":
+        return await asyncio.to_thread(keys.rotate, settings)
     if args.command == "migrate":
         applied = await asyncio.to_thread(apply_migrations, settings)
         print(f"applied {len(applied)} migrations: {', '.join(applied) or 'none (up to date)'}")

@@ -14,6 +14,7 @@ from typing import Any
 
 from telemetry_core.admin import schema
 from telemetry_core.admin.schema import SECTIONS
+from telemetry_core.ratelimit import parse_rate_limit
 from telemetry_core.reference import (
     ApiKey,
     Entity,
@@ -88,7 +89,8 @@ def _build(section: str, item: dict[str, Any], path: str, problems: list[str]) -
             problems.append(f"{path}.allowed_ips[{index}]: not an IP address or CIDR: {raw!r}")
     digest = hash_key(item["key"]) if "key" in item else str(item["key_sha256"]).lower()
     capabilities = frozenset(item["capabilities"])
-    return ApiKey(item["id"], item["tenant"], digest, capabilities, item.get("active", True), tuple(networks))
+    limit = parse_rate_limit(item.get("rate_limit"), f"{path}.rate_limit", problems)
+    return ApiKey(item["id"], item["tenant"], digest, capabilities, item.get("active", True), tuple(networks), limit)
 
 
 def plan(current: ReferenceStore, entities: Iterable[Entity], deletions: list[tuple[str, dict[str, Any]]]) -> Plan:

@@ -66,6 +66,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
             },
             "active": {"type": "boolean"},
             "allowed_ips": _STRINGS,  # IP addresses or CIDR networks (checked by document)
+            "rate_limit": {},  # {"events_per_second": N, "burst": M} or null (checked by ratelimit.parse_rate_limit)
         },
         oneOf=[{"required": ["key"]}, {"required": ["key_sha256"]}],
         **{"x-messages": {"additionalProperties": "unknown field", "oneOf": "give exactly one of key, key_sha256"}},

@@ -12,7 +12,8 @@ INFO: dict[str, Any] = {
         "last member is `signature`: base64 of the RSA PKCS#1 v1.5 SHA-256 signature over the body without "
         "that member (the body up to its last `,\"signature\":\"`, followed by `}`), which is also what "
         "the official SDKs' JSON.stringify / json_encode re-serialisation gives back. `response_base64` is "
-        "base64 of the exact bytes of `response`. The PEM key is served at GET /api/v1/public-key."
+        "base64 of the exact bytes of `response`. The PEM key is served at GET /api/v1/public-key; after a "
+        "rotation, older keys at GET /api/v1/public-keys/{key_id} (X-Signing-Key-Id names the key of each envelope)."
     ),
 }
 
@@ -90,10 +91,16 @@ RESPONSES: dict[str, Any] = {
         "103 the key can't be used from this IP address",
     ),
     "BadRequest": _coded([400], "The request could not be read; `errors` says why"),
-    "NotFound": _coded([404], "No such path"),
+    "NotFound": _coded([404], "No such path (or no signing key with this id)"),
     "MethodNotAllowed": _coded([405], "The path exists, the method does not"),
-    "TooLarge": _coded([413], "The body is over the size limit (or a batch over its event limit)"),
+    "TooLarge": _coded(
+        [413], "The body is over the size limit (or a batch over its event limit or its key's rate-limit burst)"
+    ),
     "UnsupportedMediaType": _coded([415], "Content type not accepted; `errors` lists the accepted ones"),
+    "TooManyRequests": {
+        **_coded([429], "Over the API key's rate limit; nothing was saved (docs/ingest.md#rate-limits)"),
+        "headers": RETRY_AFTER,
+    },
     "InternalError": _coded([500], "Unexpected error; nothing was saved"),
     "Unavailable": {**_coded([503], "A dependency is unavailable; nothing was saved"), "headers": RETRY_AFTER},
 }
@@ -117,6 +124,7 @@ def error_responses(*names: str) -> dict[str, Any]:
         "MethodNotAllowed": "405",
         "TooLarge": "413",
         "UnsupportedMediaType": "415",
+        "TooManyRequests": "429",
         "InternalError": "500",
         "Unavailable": "503",
     }

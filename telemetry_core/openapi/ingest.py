@@ -99,6 +99,7 @@ _SEND_ERRORS = (
     "NotFound",
     "TooLarge",
     "UnsupportedMediaType",
+    "TooManyRequests",
     "InternalError",
     "Unavailable",
 )

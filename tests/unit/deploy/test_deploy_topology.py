@@ -34,6 +34,7 @@ def test_cluster_settings_name_every_broker_and_shard_and_are_idempotent() -> No
     assert effective.clickhouse_cluster == "telemetry"
     assert effective.shard_urls == ["http://127.0.0.1:38010", "http://127.0.0.1:38012"]
     assert effective.ingest_reuse_port is True
+    assert effective.ingest_processes == 2  # each ingest process admits half of a key's rate limit
     assert effective_settings(effective) == effective
 
 
