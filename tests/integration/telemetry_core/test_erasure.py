@@ -15,7 +15,7 @@ from telemetry_core.admin.__main__ import main
 from telemetry_core.clickhouse.erasures import Erasures
 from telemetry_core.clickhouse.rows import encode_row, row
 from telemetry_core.erasure import ErasureList, Subject
-from telemetry_core.events import Flags, RawEvent, raw_body
+from telemetry_core.events import Flags, RawEvent, wire_of
 from telemetry_core.settings import Settings
 from telemetry_core.validation import check
 
@@ -28,9 +28,9 @@ def flagged_rows(tenant: str, received_at_ms: int, retention: int = 30, **subjec
     """Two rows of one subject, as the flagger makes them."""
     found = []
     for _ in range(2):
-        body = raw_body(RawEvent(str(uuid.uuid4()), received_at_ms, tenant, "k", "ip", "ua", {**FIELDS, **subject}))
-        checked = check(body["fields"], lambda _: True)
-        found.append(encode_row(row(body, checked, RED, received_at_ms + 1, retention)))
+        wire = wire_of(RawEvent(str(uuid.uuid4()), received_at_ms, tenant, "k", "ip", "ua", {**FIELDS, **subject}))
+        checked = check(wire.fields, lambda _: True)
+        found.append(encode_row(row(wire, checked, RED, received_at_ms + 1, retention)))
     return found
 
 
