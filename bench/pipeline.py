@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 import platform
@@ -60,10 +61,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--isolated", type=int, default=200_000, help="backlog of each worker's isolated run")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.pipeline.md")
     parser.add_argument("--only", choices=("latency",), default=None, help="run only this part")
+    parser.add_argument("--sink-seconds", type=float, default=None,
+                        help="TELEMETRY_SINK_BATCH_SECONDS of the stack (default: the setting's default)")
+    parser.add_argument("--flagger-seconds", type=float, default=None,
+                        help="TELEMETRY_FLAGGER_BATCH_SECONDS of the stack (default: the setting's default)")
     return parser.parse_args()
 
 
-def start_stack(work: Path) -> tuple[Stack, Settings, demo.DemoKeys, dict[str, int]]:
+def start_stack(
+    work: Path, sink_seconds: float | None = None, flagger_seconds: float | None = None
+) -> tuple[Stack, Settings, demo.DemoKeys, dict[str, int]]:
     ports = free_ports(8)
     settings = Settings(
         data_dir=work,
@@ -76,6 +83,10 @@ def start_stack(work: Path) -> tuple[Stack, Settings, demo.DemoKeys, dict[str, i
         sink_metrics_port=ports[6],
         log_level="WARNING",
     )
+    if sink_seconds is not None:
+        settings = dataclasses.replace(settings, sink_batch_seconds=sink_seconds)
+    if flagger_seconds is not None:
+        settings = dataclasses.replace(settings, flagger_batch_seconds=flagger_seconds)
     stack = Stack(settings, tied=True, out=lambda line: print(f"[stack] {line}", file=sys.stderr))
     stack.start_servers()
     stack.prepare_data()
@@ -91,7 +102,7 @@ def start_stack(work: Path) -> tuple[Stack, Settings, demo.DemoKeys, dict[str, i
 
 async def run(args: argparse.Namespace, work: Path) -> str:
     load_before = os.getloadavg()
-    stack, settings, keys, pids = await asyncio.to_thread(start_stack, work)
+    stack, settings, keys, pids = await asyncio.to_thread(start_stack, work, args.sink_seconds, args.flagger_seconds)
     try:
         await parts.warm_up(settings, keys.send_key)
         # A first, unmeasured load: the JVM compiles Kafka's hot paths, every client connects.
@@ -172,6 +183,8 @@ def report(
 
 def header(args: argparse.Namespace, load_before: tuple[float, ...], load_after: tuple[float, ...]) -> list[str]:
     only = f" --only {args.only}" if args.only else ""
+    only += f" --sink-seconds {args.sink_seconds:g}" if args.sink_seconds is not None else ""
+    only += f" --flagger-seconds {args.flagger_seconds:g}" if args.flagger_seconds is not None else ""
     return [
         "# Pipeline benchmark (issue 8)",
         "",

@@ -273,7 +273,7 @@ def settle_heap() -> None:
     """Once the worker is up: move everything allocated so far (the imported modules, faust, the
     clients; ~100k objects) out of the collector's sight with ``gc.freeze`` and collect the young
     generation less often. Measured: a full collection re-scanned that heap every few batches and
-    cost the flagger about 10 µs per event (see bench/RESULTS.pipeline.md)."""
+    cost the flagger about 10 µs per event (see bench/RESULTS.md)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
