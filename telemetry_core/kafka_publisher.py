@@ -35,6 +35,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from telemetry_core import topics
+from telemetry_core.retries import Delays, forever
 from telemetry_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 TOO_LARGE = "too_large"
 PROBE_INTERVAL_S = 5.0
 STALE_AFTER_S = 3 * PROBE_INTERVAL_S
-CONNECT_BACKOFF_S = (0.5, 5.0)
+CONNECT_DELAYS = Delays(0.5, 5.0)
 # Record batches: a larger record travels alone in a batch of its own. The ingest's batches are
 # the requests of one flush (256 KiB measured best in bench/ingest.py); the workers publish
 # whole batches of thousands of rows, and fewer, larger record batches mean fewer produce requests.
@@ -246,15 +247,12 @@ class KafkaPublisher:
         log.info("connected to Kafka at %s", self._settings.kafka_bootstrap)
 
     async def _connect_and_probe(self) -> None:
-        delay, longest = CONNECT_BACKOFF_S
-        while True:
-            try:
+        def failed(number: int, exc: BaseException, delay: float) -> None:
+            log.warning("cannot reach Kafka at %s (%s); retrying in %.1f s", self._settings.kafka_bootstrap, exc, delay)
+
+        async for attempt in forever((KafkaError, OSError, TimeoutError), CONNECT_DELAYS, failed):
+            with attempt:
                 await self._connect_once()
-                break
-            except (KafkaError, OSError, TimeoutError) as exc:
-                log.warning("cannot reach Kafka at %s (%s); retrying", self._settings.kafka_bootstrap, exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, longest)
         await self._probe_forever()
 
     async def _probe_forever(self) -> None:

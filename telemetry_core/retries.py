@@ -4,8 +4,9 @@
 capped at ``maximum``) and never gives up: the caller stops it by cancelling, or by raising an
 exception it does not retry (a rebalance abandoning a batch). ``CancelledError`` is never
 retried. Before each sleep ``on_failure`` hears the attempt number, the error and the delay,
-for logs and metrics. Used by the workers' batch loop (processors/pipeline.py) and the
-reference-data loading of both services (service_http/reference.py).
+for logs and metrics. Used by the workers' batch loop (processors/pipeline.py), the
+reference-data loading of both services (service_http/reference.py) and the Kafka publisher's
+(re)connection (telemetry_core/kafka_publisher.py).
 
     async for attempt in forever((StorageError,), Delays(0.2, 5.0), on_failure):
         with attempt:

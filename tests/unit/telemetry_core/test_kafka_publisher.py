@@ -15,6 +15,7 @@ from publisher_fakes import FakeProducer
 
 from telemetry_core import kafka_publisher
 from telemetry_core.kafka_publisher import ANY_PARTITION, KafkaPublisher, OutRecord, PublishError
+from telemetry_core.retries import Delays
 from telemetry_core.settings import Settings
 
 
@@ -103,7 +104,7 @@ async def test_a_foreground_start_fails_when_kafka_cannot_be_reached(settings: S
 
 
 async def test_connects_in_the_background_after_failures(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kafka_publisher, "CONNECT_BACKOFF_S", (0.01, 0.01))
+    monkeypatch.setattr(kafka_publisher, "CONNECT_DELAYS", Delays(0.01, 0.01))
     producer = FakeProducer(fail_start=3, partitions=3)
     publisher = publisher_of(settings, producer, background=True)
     await publisher.start()
