@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -98,15 +99,24 @@ def watch_lifetime(interval_s: float) -> Callable[[web.Application], AsyncIterat
     return watching
 
 
+# One check at a time per watch: a check records the key file's stamp before its switch is
+# applied, so a second check running meanwhile would see "nothing new" while the switch is still
+# pending (a request for the new key's id answered 404 in the rotation test).
+_CHECKING: weakref.WeakKeyDictionary[KeyWatch, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
 async def check_now(watch: KeyWatch) -> None:
-    """One check of the key file (in a thread), switching the signer if it holds a new key."""
-    try:
-        key = await asyncio.to_thread(watch.check)
-    except Exception as exc:  # a broken folder must not stop the service: keep signing, log it
-        log.warning("cannot check the signing key (%s: %s)", type(exc).__name__, exc)
-        return
-    if key is not None:
-        watch.switch(key)
+    """One check of the key file (in a thread), switching the signer if it holds a new key;
+    returns once any check already running has switched too."""
+    lock = _CHECKING.setdefault(watch, asyncio.Lock())
+    async with lock:
+        try:
+            key = await asyncio.to_thread(watch.check)
+        except Exception as exc:  # a broken folder must not stop the service: keep signing, log it
+            log.warning("cannot check the signing key (%s: %s)", type(exc).__name__, exc)
+            return
+        if key is not None:
+            watch.switch(key)
 
 
 async def _keep_checking(watch: KeyWatch, interval_s: float) -> None:

@@ -108,3 +108,38 @@ def test_settings_reject_a_zero_check_period() -> None:
 
     with pytest.raises(SettingsError, match="SIGNING_KEY_CHECK_S"):
         dataclasses.replace(Settings(), signing_key_check_s=0.0).check()
+
+
+async def test_a_check_waits_for_the_one_running_to_switch_first() -> None:
+    """The by-id route's own check must not answer 'nothing new' while the periodic check that
+    found the new key has not switched yet (the rotation test's 404)."""
+    import threading
+
+    from service_http.keys import check_now
+
+    release = threading.Event()
+
+    class Watch:
+        def __init__(self) -> None:
+            self.calls, self.switched = 0, False
+
+        def check(self) -> object | None:
+            self.calls += 1
+            if self.calls == 1:  # the periodic check: finds the new key, slowly
+                release.wait(5)
+                return "new key"
+            return None  # the stamp is already recorded: nothing new
+
+        def switch(self, key: object) -> None:
+            self.switched = True
+
+    watch = Watch()
+    periodic = asyncio.create_task(check_now(watch))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    by_id = asyncio.create_task(check_now(watch))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not by_id.done()
+    release.set()
+    await by_id
+    assert watch.switched
+    await periodic
