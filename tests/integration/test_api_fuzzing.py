@@ -12,18 +12,15 @@ two-core machine (a count, not a time budget: a time budget made the cases depen
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
+from service_processes import running_services, service_environment
 
-from deploy.local.ports import free_ports
 from telemetry_core.admin.topic_io import write_records
 from telemetry_core.reference import ApiKey, Product, Tenant, encode_entity, hash_key
 from telemetry_core.settings import Settings
@@ -37,22 +34,6 @@ TENANT = f"fuzz-{uuid.uuid4().hex[:8]}"
 SECRET = f"fuzz-key-{uuid.uuid4()}"
 
 
-def _environment(settings: Settings, data_dir: Path, ingest_port: int, query_port: int) -> dict[str, str]:
-    inherited = {name: value for name, value in os.environ.items() if not name.startswith("TELEMETRY_")}
-    return {
-        **inherited,
-        "TELEMETRY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TELEMETRY_CLICKHOUSE_URL": settings.clickhouse_url,
-        "TELEMETRY_CLICKHOUSE_USER": settings.clickhouse_user,
-        "TELEMETRY_CLICKHOUSE_PASSWORD": settings.clickhouse_password,
-        "TELEMETRY_CLICKHOUSE_DATABASE": settings.clickhouse_database,
-        "TELEMETRY_INGEST_PORT": str(ingest_port),
-        "TELEMETRY_QUERY_PORT": str(query_port),
-        "TELEMETRY_DATA_DIR": str(data_dir),
-        "TELEMETRY_LOG_LEVEL": "WARNING",
-    }
-
-
 @pytest.fixture(scope="module")
 def services(pipeline_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Base URLs of a running ingest and query service, both ready."""
@@ -60,48 +41,8 @@ def services(pipeline_settings: Settings, tmp_path_factory: pytest.TempPathFacto
     key = ApiKey("fuzz", TENANT, hash_key(SECRET), frozenset({"telemetry:send", "telemetry:read"}))
     entities = [Tenant(TENANT), key, Product(TENANT, "1", "App", frozenset({"1.0"}))]
     asyncio.run(write_records(pipeline_settings, [encode_entity(e) for e in entities]))
-    ingest_port, query_port = free_ports(2)
-    environment = _environment(pipeline_settings, data_dir, ingest_port, query_port)
-    urls = {"ingest": f"http://127.0.0.1:{ingest_port}", "query": f"http://127.0.0.1:{query_port}"}
-    processes = {
-        name: subprocess.Popen(
-            [sys.executable, "-m", f"{name}_api"],
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=(data_dir / f"{name}.log").open("wb"),
-        )
-        for name in urls
-    }
-    try:
-        asyncio.run(_wait_ready(urls, processes))
+    with running_services(service_environment(pipeline_settings, data_dir), data_dir) as urls:
         yield urls
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for name, process in processes.items():
-            try:
-                assert process.wait(timeout=30) == 0, f"{name} did not stop cleanly"
-            finally:
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
-
-
-async def _wait_ready(urls: dict[str, str], processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    async with aiohttp.ClientSession() as session:
-        for name, url in urls.items():
-            for _ in range(300):
-                assert processes[name].poll() is None, f"{name} exited during start-up"
-                try:
-                    async with session.get(url + "/readyz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
-            else:
-                raise AssertionError(f"{name} not ready within 60 s")
 
 
 def _schemathesis(url: str) -> list[str]:
