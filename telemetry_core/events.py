@@ -172,18 +172,8 @@ def wire_of(event: RawEvent) -> RawWire:
                    event.user_agent, event.fields, event.schema_version)
 
 
-def raw_from_dict(body: dict[str, Any]) -> RawEvent:
-    check_raw_body(body)
-    return RawEvent(
-        event_id=body["event_id"],
-        received_at_ms=body["received_at_ms"],
-        tenant_id=body["tenant_id"],
-        api_key_id=body["api_key_id"],
-        client_ip=body["client_ip"],
-        user_agent=body["user_agent"],
-        fields=body["fields"],
-    )
-
-
 def decode_raw(data: bytes) -> RawEvent:
-    return raw_from_dict(loads_object(data))
+    """The ``RawEvent`` of a raw record (``decode_wire``'s checks and reasons)."""
+    wire = decode_wire(data)
+    return RawEvent(wire.event_id, wire.received_at_ms, wire.tenant_id, wire.api_key_id, wire.client_ip,
+                    wire.user_agent, wire.fields, wire.v)
