@@ -42,12 +42,14 @@ class SourceBatch:
 
     def ranges(self) -> dict[TopicPartition, tuple[int, int]]:
         """First and last offset of every partition in the batch."""
-        found: dict[TopicPartition, tuple[int, int]] = {}
-        for m in self.messages:
-            tp = TopicPartition(m.topic, m.partition)
-            first = found[tp][0] if tp in found else m.offset
-            found[tp] = (first, m.offset)
-        return found
+        first: dict[tuple[str, int], int] = {}
+        last: dict[tuple[str, int], int] = {}
+        for m in self.messages:  # plain tuples: a TopicPartition per message costs more than the loop
+            tp = (m.topic, m.partition)
+            if tp not in first:
+                first[tp] = m.offset
+            last[tp] = m.offset
+        return {TopicPartition(*tp): (offset, last[tp]) for tp, offset in first.items()}
 
     def commit_offsets(self) -> dict[TopicPartition, int]:
         """The offsets to commit once the batch's output is durable (last offset + 1)."""

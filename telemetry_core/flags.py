@@ -58,11 +58,7 @@ def compute_flags(tenant_id: str, values: Mapping[str, Any], errors: FieldErrors
             reasons.append("license_product_mismatch")
         if activation is None or activation not in license_.activations:
             reasons.append("activation_unknown")
-    return Flags(
-        is_correct_format=not errors,
-        product_exists=product is not None,
-        product_version_exists=version_known,
-        license_key_exists=license_ is not None,
-        has_red_flags=bool(reasons),
-        red_flags=tuple(reasons),  # appended in RED_FLAG_REASONS order
-    )
+    # Positional, in the field order of Flags (is_correct_format, product_exists,
+    # product_version_exists, license_key_exists, has_red_flags, red_flags): keywords cost more.
+    # The reasons were appended in RED_FLAG_REASONS order.
+    return Flags(not errors, product is not None, version_known, license_ is not None, bool(reasons), tuple(reasons))

@@ -73,10 +73,10 @@ def row(
     Raises ``EventDecodeError`` for an event no ``events`` row can hold (a time outside
     1970-2299, a retention outside UInt16): inserting it would fail the whole batch."""
     received_at_ms = raw.received_at_ms
-    for name, ms in (("received_at_ms", received_at_ms), ("processed_at_ms", processed_at_ms)):
-        if not 0 <= ms <= MAX_TIME_MS:
-            raise EventDecodeError(f"unstorable event: {name} {ms} outside 1970-2299")
-    processed = _processed_text(processed_at_ms)
+    if not 0 <= received_at_ms <= MAX_TIME_MS:
+        raise EventDecodeError(f"unstorable event: received_at_ms {received_at_ms} outside 1970-2299")
+    if not 0 <= processed_at_ms <= MAX_TIME_MS:
+        raise EventDecodeError(f"unstorable event: processed_at_ms {processed_at_ms} outside 1970-2299")
     if not 0 <= retention_days <= MAX_RETENTION_DAYS:
         raise EventDecodeError(f"unstorable event: retention_days {retention_days} outside 0-65535")
     v = checked.values
@@ -105,8 +105,8 @@ def row(
         dumps(raw.fields).decode(),
         raw.client_ip,
         raw.user_agent,
-        _time_text(received_at_ms),
-        processed,
+        _recent_time_text(received_at_ms),
+        _recent_time_text(processed_at_ms),
         retention_days,
         SCHEMA_VERSION,
     ]
@@ -121,14 +121,19 @@ def _time_text(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
 
 
-_processed: tuple[int, str] = (-1, "")  # every row of a batch has the same processed_at
+# The texts of recent times: every row of a batch has the same processed_at, and the events of
+# one ingest request the same received_at.
+_recent_texts: dict[int, str] = {}
+_RECENT_TEXTS = 1024
 
 
-def _processed_text(ms: int) -> str:
-    global _processed
-    if _processed[0] != ms:
-        _processed = (ms, _time_text(ms))
-    return _processed[1]
+def _recent_time_text(ms: int) -> str:
+    text = _recent_texts.get(ms)
+    if text is None:
+        if len(_recent_texts) >= _RECENT_TEXTS:
+            _recent_texts.clear()
+        text = _recent_texts[ms] = _time_text(ms)
+    return text
 
 
 def _time(text: str) -> dt.datetime:

@@ -7,9 +7,21 @@ import base64
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from telemetry_core import validation
 from telemetry_core.envelope import response_bytes
-from telemetry_core.validation import FIELD_ORDER, Checked, check, parse_number, present, validate
+from telemetry_core.validation import (
+    DATA_TYPES,
+    FIELD_ORDER,
+    Checked,
+    ProductCheck,
+    check,
+    parse_number,
+    present,
+    validate,
+)
 
 SPEC_831_BASE64 = (
     "eyJjb2RlIjo4MzEsIm1lc3NhZ2UiOiJJbmNvcnJlY3QgZm9ybWF0IGRhdGEgc2F2ZWQiLCJlcnJvcnMiOnsicHJvZHVjdF9pZCI6WyJUaGUgc2Vs"
@@ -210,3 +222,45 @@ def test_a_data_type_is_compared_verbatim(data_type: object) -> None:
     checked = check({**CORRECT, "data_type": data_type}, known_product)
     assert checked.errors["data_type"] == ["The selected data type is invalid."]
     assert list(checked.errors) == [name for name in FIELD_ORDER if name in checked.errors]
+
+
+def _reference_check(fields: dict[str, Any], product_exists: ProductCheck) -> Checked:
+    """``check`` without its fast paths: every field through the rules of ``_check``."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    data_type = fields.get("data_type")
+    for name in FIELD_ORDER:
+        message, values[name] = validation._check(name, fields.get(name), data_type, product_exists)
+        if message:
+            errors[name] = [message]
+    product_id = values["product_id"]
+    if "product_id" not in errors and isinstance(product_id, str) and not product_exists(product_id):
+        errors["product_id"] = ["The selected product id is invalid."]
+    if "data_type" not in errors and data_type not in DATA_TYPES:
+        errors["data_type"] = ["The selected data type is invalid."]
+    return Checked({name: errors[name] for name in FIELD_ORDER if name in errors}, values)
+
+
+_TEXTS = st.one_of(
+    st.text(alphabet=" \t1.e-+x5", max_size=6),
+    st.sampled_from(["1", " 1 ", "", "   ", "1e999", "nan", "٣", *DATA_TYPES, " text "]),
+    st.builds(lambda n, pad: pad + "x" * n + pad, st.sampled_from([254, 255, 256, 65_535, 65_536]),
+              st.sampled_from(["", " "])),
+)
+_VALUES = st.one_of(st.none(), _TEXTS, st.integers(), st.floats(), st.booleans(), st.just([1]), st.just({"a": 1}))
+
+
+@given(st.dictionaries(st.sampled_from([*FIELD_ORDER, "colour"]), _VALUES),
+       st.sampled_from([None, *DATA_TYPES, "graph", 5]))
+@settings(max_examples=200, deadline=None)
+def test_check_equals_the_rules_field_by_field(fields: dict[str, Any], data_type: Any) -> None:
+    if data_type is not None:
+        fields["data_type"] = data_type
+    expected = _reference_check(fields, known_product)
+    checked = check(fields, known_product)
+    assert checked.errors == expected.errors and list(checked.errors) == list(expected.errors)
+    assert list(checked.values) == list(FIELD_ORDER)
+    assert checked.values.keys() == expected.values.keys()
+    for name in FIELD_ORDER:  # NaN-free: a NaN never parses; compare types too (1 vs 1.0 vs True)
+        got, want = checked.values[name], expected.values[name]
+        assert (type(got), got) == (type(want), want), name
