@@ -35,14 +35,16 @@ class BatchConsumer(faust_aiokafka.Consumer):
 
     async def _drain_messages(self, fetcher: Any) -> None:
         handler = cast(BatchTransport, self.transport).handler
+        new = tuple.__new__
         try:
             while not (self.should_stop or fetcher.should_stop):
                 records, active = await self._wait_next_records(FETCH_TIMEOUT_S)
                 if not records or self.should_stop:
                     continue
                 generation = int(self.app.consumer_generation_id)
+                # tuple.__new__: a NamedTuple's own __new__ is a Python function, 4x the cost per record.
                 messages = [
-                    SourceMessage(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp or 0, generation)
+                    new(SourceMessage, (r.topic, r.partition, r.offset, r.key, r.value, r.timestamp or 0, generation))
                     for tp, batch in records.items()
                     if active is None or tp in active
                     for r in batch

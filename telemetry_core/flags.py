@@ -58,7 +58,8 @@ def compute_flags(tenant_id: str, values: Mapping[str, Any], errors: FieldErrors
             reasons.append("license_product_mismatch")
         if activation is None or activation not in license_.activations:
             reasons.append("activation_unknown")
-    # Positional, in the field order of Flags (is_correct_format, product_exists,
-    # product_version_exists, license_key_exists, has_red_flags, red_flags): keywords cost more.
-    # The reasons were appended in RED_FLAG_REASONS order.
-    return Flags(not errors, product is not None, version_known, license_ is not None, bool(reasons), tuple(reasons))
+    # In the field order of Flags (is_correct_format, product_exists, product_version_exists,
+    # license_key_exists, has_red_flags, red_flags), made with tuple.__new__ (one per event; a
+    # NamedTuple's own __new__ is a Python function). Reasons were appended in RED_FLAG_REASONS order.
+    found = (not errors, product is not None, version_known, license_ is not None, bool(reasons), tuple(reasons))
+    return tuple.__new__(Flags, found)

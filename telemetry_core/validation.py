@@ -147,7 +147,7 @@ def check(fields: Mapping[str, Any], product_exists: ProductCheck) -> Checked:
             errors["product_id"] = [f"The selected {label('product_id')} is invalid."]
     if errors:  # back into the platform's field order
         errors = {name: errors[name] for name in FIELD_ORDER if name in errors}
-    return Checked(errors, values)
+    return tuple.__new__(Checked, (errors, values))  # one per event: skips the NamedTuple's Python __new__
 
 
 def _plain_texts(
