@@ -33,10 +33,19 @@ def _parser(prog: str, with_kind: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def run_worker(worker: Worker, log_level: str) -> int:
-    """Run the faust worker until a signal or a crash; returns the exit code."""
+def faust_worker(worker: Worker, log_level: str) -> faust.Worker:
+    """faust's worker for ``worker`` at ``log_level``, without its terminal spinner: at WARNING and
+    above faust attaches the spinner as a DEBUG handler and sets the root logger to DEBUG, so every
+    library's debug call (aiokafka logs each request and commit) would build and handle a record."""
     level = FAUST_LOG_LEVELS.get(log_level.upper(), "debug" if log_level.upper() == "DEBUG" else "info")
     runner = faust.Worker(worker.app, loglevel=level, quiet=True, redirect_stdouts=False)
+    runner.spinner = None
+    return runner
+
+
+def run_worker(worker: Worker, log_level: str) -> int:
+    """Run the faust worker until a signal or a crash; returns the exit code."""
+    runner = faust_worker(worker, log_level)
     try:
         runner.execute_from_commandline()
     except SystemExit as exc:
