@@ -13,6 +13,7 @@ worker instead of being drained into the DLQ.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 
@@ -78,6 +79,9 @@ class DeadLetterPolicy:
         """Account for a batch's outcomes (True = dead letter), in order; raise on the first
         full window whose dead-letter share exceeds the cap. Nothing is recorded if it raises,
         so a restarted worker sees the same window again."""
+        if isinstance(dead_flags, Sequence) and not any(dead_flags):
+            self._check_clean(len(dead_flags))
+            return
         outcomes, dead = self._outcomes.copy(), self._dead
         for is_dead in dead_flags:
             outcomes.append(is_dead)
@@ -87,6 +91,20 @@ class DeadLetterPolicy:
             if len(outcomes) == self.window and dead / self.window > self.max_ratio:
                 raise DeadLetterRatioExceeded(self.worker, dead / self.window, self.window, self.max_ratio)
         self._outcomes, self._dead = outcomes, dead
+
+    def _check_clean(self, count: int) -> None:
+        """``check`` of ``count`` outcomes that are all False, in C-speed steps rather than one per
+        message (nearly every batch). The dead count can only fall, so the one check that can fail
+        is the one at the moment the window first fills."""
+        outcomes, window = self._outcomes, self.window
+        if len(outcomes) < window <= len(outcomes) + count and self._dead / window > self.max_ratio:
+            raise DeadLetterRatioExceeded(self.worker, self._dead / window, window, self.max_ratio)
+        kept = min(len(outcomes), max(0, window - count))  # of the old outcomes
+        dropped = len(outcomes) - kept
+        self._dead -= sum(itertools.islice(outcomes, dropped))
+        fresh = deque(itertools.islice(outcomes, dropped, None))
+        fresh.extend(itertools.repeat(False, min(count, window - kept)))
+        self._outcomes = fresh
 
 
 class DeadLetters:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from processors_fakes import message
 
 from processors import dlq
@@ -72,3 +74,28 @@ def test_the_window_slides_and_is_judged_only_when_full() -> None:
 def test_a_cap_of_one_never_stops() -> None:
     policy = dlq.DeadLetterPolicy("flagger", window=3, max_ratio=1.0)
     policy.check([True] * 100)
+
+
+@given(
+    st.integers(1, 12),
+    st.sampled_from([0.25, 0.5, 1.0]),
+    st.lists(st.lists(st.booleans(), max_size=30) | st.integers(0, 30).map(lambda n: [False] * n), max_size=12),
+)
+@settings(max_examples=300, deadline=None)
+def test_clean_batches_take_the_fast_path_with_the_same_outcome(
+    window: int, ratio: float, batches: list[list[bool]]
+) -> None:
+    """A batch without dead letters is accounted in bulk; the result (raise or not, the window
+    after) is that of the one-outcome-at-a-time path (an iterator takes that path)."""
+    fast, slow = (dlq.DeadLetterPolicy("flagger", window, ratio) for _ in range(2))
+    for batch in batches:
+        outcomes: list[BaseException | None] = []
+        for policy, given_ in ((fast, batch), (slow, iter(batch))):
+            try:
+                policy.check(given_)
+                outcomes.append(None)
+            except DeadLetterRatioExceeded as exc:
+                outcomes.append(exc)
+        assert (outcomes[0] is None) == (outcomes[1] is None)
+        assert str(outcomes[0]) == str(outcomes[1])
+        assert list(fast._outcomes) == list(slow._outcomes) and fast.ratio == slow.ratio
