@@ -63,8 +63,5 @@ def dedup_token(batch: SourceBatch) -> str:
     from colliding with an old token inside ClickHouse's deduplication window."""
     ranges = sorted(batch.ranges().items())
     spans = ",".join(f"{tp.topic}/{tp.partition}:{first}-{last}" for tp, (first, last) in ranges)
-    digest = hashlib.blake2b(digest_size=16)
-    for m in batch.messages:
-        digest.update(m.key or b"")
-        digest.update(b"\n")
-    return f"{spans}#{digest.hexdigest()}"
+    digest = hashlib.blake2b(b"\n".join([*(m.key or b"" for m in batch.messages), b""]), digest_size=16)
+    return f"{spans}#{digest.hexdigest()}"  # the digest of every key followed by a newline

@@ -216,9 +216,11 @@ class Sink:
         per partition are stored already: a predecessor may have inserted them without committing."""
         if batch.generation != self._probe_generation:
             self._probe_generation, self._probed = batch.generation, Counter()
-        pending = [m for m in batch.messages if m.key is not None and self._probed[m.partition] < self.probe_rows]
-        for message in batch.messages:
-            self._probed[message.partition] += 1
+        probed, limit = self._probed, self.probe_rows
+        if all(probed[p] >= limit for p in {m.partition for m in batch.messages}):
+            return  # every partition of the batch probed already (nearly every batch)
+        pending = [m for m in batch.messages if m.key is not None and probed[m.partition] < limit]
+        probed.update(m.partition for m in batch.messages)
         if not pending:
             return
         ids = [m.key.decode("utf-8", "replace") for m in pending if m.key is not None]
