@@ -15,7 +15,7 @@ its traceback, uncommitted, rather than diverting good events to the DLQ.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from processors.batch import SourceMessage
 from processors.dlq import invalid
@@ -59,9 +59,10 @@ def flag_batch(messages: Sequence[SourceMessage], rules: FlagRules, now_ms: int,
     dead: list[DeadLetter] = []
     outcomes: list[bool] = []
     topic, new = rules.flagged_topic, tuple.__new__
+    known = Known()
     for message in messages:
         try:
-            key, received_at_ms, value, event_flags = flag_record(message.value, rules, now_ms)
+            key, received_at_ms, value, event_flags = flag_record(message.value, rules, now_ms, known)
         except EventDecodeError as exc:
             dead.append((message, invalid(message, f"undecodable raw event: {exc.reason}")))
             outcomes.append(True)
@@ -74,15 +75,37 @@ def flag_batch(messages: Sequence[SourceMessage], rules: FlagRules, now_ms: int,
     return Flagged(tuple(records), tuple(flags), tuple(dead), tuple(outcomes))
 
 
-def flag_record(value: bytes | None, rules: FlagRules, now_ms: int) -> tuple[bytes, int, bytes, Flags]:
+@dataclass
+class Known:
+    """What one batch has computed already, as the reference data stands while it is flagged (the
+    batch is flagged in one go, so the data cannot change meanwhile): the flags per event context
+    (events of one license and activation share them) and the retention per tenant."""
+
+    flags: dict[tuple[object, ...], Flags] = field(default_factory=dict)
+    retention: dict[str, int] = field(default_factory=dict)
+
+
+def flag_record(
+    value: bytes | None, rules: FlagRules, now_ms: int, known: Known | None = None
+) -> tuple[bytes, int, bytes, Flags]:
     """(key: the event id, received_at_ms, the row as JSONCompactEachRow bytes, the flags) of one raw record."""
     if value is None:
         raise EventDecodeError("no value (tombstone)")
+    known = known or Known()
     raw = decode_wire(value)
     tenant_id, ref = raw.tenant_id, rules.ref
     checked = check(raw.fields, lambda product_id: ref.product(tenant_id, product_id) is not None)
-    flags = compute_flags(tenant_id, checked.values, checked.errors, ref)
-    tenant = ref.tenant(tenant_id)
-    retention = (tenant.retention_days if tenant is not None else None) or rules.default_retention_days
+    values, errors = checked.values, checked.errors
+    # Everything compute_flags reads of the event (the texts it looks up, whether it has errors).
+    context = (tenant_id, values["product_id"], values["product_version"], values["license_key"],
+               values["activation_identifier"], not errors)
+    flags = known.flags.get(context)
+    if flags is None:
+        flags = known.flags[context] = compute_flags(tenant_id, values, errors, ref)
+    retention = known.retention.get(tenant_id)
+    if retention is None:
+        tenant = ref.tenant(tenant_id)
+        retention = (tenant.retention_days if tenant is not None else None) or rules.default_retention_days
+        known.retention[tenant_id] = retention
     value = encode_row(row(raw, checked, flags, now_ms, retention))
     return raw.event_id.encode(), raw.received_at_ms, value, flags

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -233,3 +234,28 @@ async def test_the_dlq_cap_stops_before_publishing(tmp_path: Path) -> None:
     with pytest.raises(DeadLetterRatioExceeded):
         await worker.loop.process(SourceBatch(1, [message(b"junk", i, topic="raw") for i in range(4)]), retry)
     assert publisher.attempts == 0
+
+
+def test_a_batch_flags_each_event_as_it_would_be_flagged_alone(ref: ReferenceStore) -> None:
+    """flag_batch reuses the flags of an event context (tenant, product, version, license,
+    activation, errors or not) and the tenant's retention within the batch: the result is the same
+    as flagging every event on its own, in any mix of contexts."""
+    variants: list[dict[str, Any]] = [
+        {},
+        {"activation_identifier": "B2"},
+        {"license_key": "OTHER"},
+        {"product_version": "9.9"},
+        {"product_id": "2"},
+        {"data_group": None},
+        {"numeric_data_single_value": "abc"},
+        {"license_key": " LIC "},
+    ]
+    events = [raw_event(**variants[i % len(variants)]) for i in range(3 * len(variants))]
+    plain = RawEvent("p-1", NOW, "plain", "k", "ip", "ua", dict(events[0].fields))
+    events += [plain, dataclasses.replace(plain, event_id="p-2")]
+    rules = FlagRules(ref, "flagged", 90)
+    out = run(ref, *events)
+    for i, event in enumerate(events):
+        _, _, value, flags = flagger.flag_record(encode_raw(event), rules, NOW)
+        assert (out.records[i].value, out.flags[i]) == (value, flags)
+    assert len({f for f in out.flags}) > 3  # the mix really has different flags
