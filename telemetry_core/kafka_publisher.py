@@ -54,7 +54,10 @@ REQUEST_TIMEOUT_MS = 30_000
 ANY_PARTITION = -1  # ``OutRecord.partition``: any partition will do (see the module docstring)
 Headers = tuple[tuple[str, bytes], ...]
 _estimate = DefaultRecordBatchBuilder.estimate_size_in_bytes  # the check aiokafka's ``send`` makes
-_NO_HEADERS: list[tuple[str, bytes]] = []
+_NO_HEADERS: list[tuple[str, bytes]] = []  # shared, never mutated
+# What a record batch of one headerless record adds to its key and value at most (batch header
+# 61 bytes, the record's varints); tests/unit/telemetry_core/test_kafka_publisher.py checks it.
+RECORD_OVERHEAD_BOUND = 128
 
 
 class PublishError(Exception):
@@ -180,8 +183,9 @@ class KafkaPublisher:
         if producer is None:
             raise PublishError("not_connected", "the producer is not connected")
         limit = self.max_record_bytes
+        plainly_within = limit - RECORD_OVERHEAD_BOUND  # key + value up to this always fit
         for r in records:
-            if record_size(r) > limit:
+            if (r.headers or len(r.value) + (len(r.key) if r.key else 0) > plainly_within) and record_size(r) > limit:
                 raise PublishError(TOO_LARGE, f"a record is larger than {limit} bytes")
         futures: list[asyncio.Future[Any]] = []
         try:
@@ -277,7 +281,9 @@ def record_size(r: OutRecord) -> int:
 def _append(batch: Any, r: OutRecord) -> object:
     # The record builder takes milliseconds (BatchBuilder's docstring says seconds; its send path
     # passes milliseconds too); None stamps the current time.
-    return batch.append(key=r.key, value=r.value, timestamp=r.timestamp_ms, headers=list(r.headers))
+    return batch.append(
+        key=r.key, value=r.value, timestamp=r.timestamp_ms, headers=list(r.headers) if r.headers else _NO_HEADERS
+    )
 
 
 def _error(exc: BaseException) -> PublishError:

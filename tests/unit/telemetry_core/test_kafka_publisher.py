@@ -53,12 +53,14 @@ async def test_the_key_chooses_the_partition_as_kafkas_default_partitioner_does(
     await publisher.stop()
 
 
-async def test_a_record_over_the_budget_is_too_large_and_nothing_is_sent(settings: Settings) -> None:
+@pytest.mark.parametrize("value_bytes", [1_000, 960])  # 960: key + value fit, the record does not
+async def test_a_record_over_the_budget_is_too_large_and_nothing_is_sent(settings: Settings, value_bytes: int) -> None:
     producer = FakeProducer()
     publisher = publisher_of(settings, producer, max_record_bytes=1_000)
     await publisher.start()
+    assert kafka_publisher.record_size(OutRecord("t", b"k2", b"x" * value_bytes)) > 1_000
     with pytest.raises(PublishError) as caught:
-        await publisher.publish([OutRecord("t", b"k1", b"v"), OutRecord("t", b"k2", b"x" * 1_000)])
+        await publisher.publish([OutRecord("t", b"k1", b"v"), OutRecord("t", b"k2", b"x" * value_bytes)])
     assert caught.value.reason == "too_large"
     assert producer.sent == [] and producer.batches == 0
     await publisher.stop()
@@ -136,3 +138,13 @@ async def test_any_partition_records_of_one_call_share_one_partition_and_calls_r
     assert by_call == [{0}, {1}, {2}, {0}]
     assert producer.batches == 4  # one record batch per call
     await publisher.stop()
+
+
+@pytest.mark.parametrize("key_bytes", [0, 36, 300])
+@pytest.mark.parametrize("value_bytes", [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 4_000_000])
+def test_a_headerless_record_adds_at_most_the_overhead_bound(key_bytes: int, value_bytes: int) -> None:
+    # publish skips the exact size estimate for records whose key and value are this far below
+    # the budget; the bound must hold for every size.
+    key = b"k" * key_bytes if key_bytes else None
+    size = kafka_publisher.record_size(OutRecord("t", key, b"v" * value_bytes))
+    assert size - key_bytes - value_bytes <= kafka_publisher.RECORD_OVERHEAD_BOUND
