@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -229,17 +230,20 @@ async def latency_run(settings: Settings, key: str, rate: int, seconds: float, w
     """``rate`` single form posts per second from wrk, paced (see ``paced_script``) over
     ``rate // 20`` connections, so the rate does not depend on the answer latency (the old
     fixed 20 ms delay per connection reached only ~720 of 2,000 requests/s). Latency of each
-    event = the wall-clock time of the first ClickHouse poll (every 50 ms) that shows it, minus
-    its ``received_at`` (set by the ingest when the request arrived): ingest -> queryable, with
-    up to 50 ms of polling in it."""
+    event = the moment the first ClickHouse poll that shows it was sent (see ``_poll_ids``) minus
+    its ``received_at`` (set by the ingest when the request arrived): ingest -> queryable. Split
+    at the row's ``processed_at`` (the flagger's clock when it flagged the event's batch):
+    received -> flagged (ingest, Kafka, the flagger's fetch and window) and flagged -> queryable
+    (Kafka, the sink's fetch, window and insert)."""
     fields = {**FIELDS, "api_key": key, "data_group": LATENCY_GROUP}
     body = "&".join(f"{name}={value}" for name, value in fields.items())
     threads = 2
     script = paced_script(work / "single.lua", body, rate, threads)
     connections = max(threads, rate // 20)
     url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
-    seen: dict[str, float] = {}
+    seen: dict[str, tuple[int, int, float]] = {}
     done = asyncio.Event()
+    inserts_before = await asyncio.to_thread(_sink_inserts, settings)
     poller = asyncio.create_task(_poll_ids(settings, seen, done))
     wrk = await asyncio.create_subprocess_exec(
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "-s", str(script), url,
@@ -256,18 +260,33 @@ async def latency_run(settings: Settings, key: str, rate: int, seconds: float, w
     done.set()
     await poller
     stored = await asyncio.to_thread(count, settings, LATENCY_GROUP)
-    latencies = sorted(seen.values())
-    return {
+    total = [visible - received for received, _, visible in seen.values()]
+    flagger = [float(processed - received) for received, processed, _ in seen.values()]
+    sink = [visible - processed for _, processed, visible in seen.values()]
+    figures = {
         "sent": float(requests),
         "non_2xx": float(refused.group(1)) if refused else 0.0,
         "connections": float(connections),
         "stored": float(stored),
         "achieved_rate": achieved,
         "all_visible": float(len(seen) == stored >= requests),
-        "p50": statistics.median(latencies) / 1000,
-        "p90": latencies[int(0.90 * (len(latencies) - 1))] / 1000,
-        "p99": latencies[int(0.99 * (len(latencies) - 1))] / 1000,
-        "max": latencies[-1] / 1000,
+    }
+    seconds_after, inserts_after = await asyncio.to_thread(_sink_inserts, settings)
+    figures["inserts"] = inserts_after - inserts_before[1]
+    figures["insert_ms"] = 1000 * (seconds_after - inserts_before[0]) / max(1.0, figures["inserts"])
+    for name, values in (("", total), ("flagger_", flagger), ("sink_", sink)):
+        figures |= {f"{name}{label}": value for label, value in _quantiles(values).items()}
+    return figures
+
+
+def _quantiles(values_ms: list[float]) -> dict[str, float]:
+    """p50 / p90 / p99 / max of millisecond values, in seconds."""
+    ordered = sorted(values_ms)
+    return {
+        "p50": statistics.median(ordered) / 1000,
+        "p90": ordered[int(0.90 * (len(ordered) - 1))] / 1000,
+        "p99": ordered[int(0.99 * (len(ordered) - 1))] / 1000,
+        "max": ordered[-1] / 1000,
     }
 
 
@@ -300,23 +319,42 @@ def paced_script(path: Path, body: str, rate: int, threads: int) -> Path:
     return path
 
 
-async def _poll_ids(settings: Settings, seen: dict[str, float], done: asyncio.Event) -> None:
-    """Until ``done``: every 50 ms, the ids that became visible -> now minus their received_at (ms)."""
+async def _poll_ids(settings: Settings, seen: dict[str, tuple[int, int, float]], done: asyncio.Event) -> None:
+    """Until ``done``: every 50 ms, the ids that became visible -> (received_at, processed_at, visible)
+    in ms. "Visible" is the wall-clock time at which the query that first returned the id was
+    *sent*: a row in a query's result was stored before the query began, so that moment bounds the
+    row's visibility from above without counting the query's own duration (50-250 ms on this
+    machine, more under load) as pipeline latency. The query reads a window that starts 5 s before
+    the newest ``received_at`` already seen, so it stays small at any rate."""
     client = await asyncio.to_thread(connect, settings)
     sql = (
-        "SELECT event_id, toUnixTimestamp64Milli(received_at) FROM events WHERE data_group = {g:String} "
-        "AND received_at >= now64(3) - toIntervalSecond(20)"
+        "SELECT event_id, toUnixTimestamp64Milli(received_at), toUnixTimestamp64Milli(processed_at) FROM events "
+        "WHERE data_type = {t:String} AND data_group = {g:String} "
+        "AND received_at >= fromUnixTimestamp64Milli({since:Int64})"
     )
+    since = int(time.time() * 1000) - 20_000
     try:
         while not done.is_set():
-            result = await asyncio.to_thread(client.query, sql, parameters={"g": LATENCY_GROUP})
-            now_ms = time.time() * 1000
-            for event_id, received_ms in result.result_rows:
+            sent_ms = time.time() * 1000
+            params = {"t": FIELDS["data_type"], "g": LATENCY_GROUP, "since": since}
+            result = await asyncio.to_thread(client.query, sql, parameters=params)
+            for event_id, received_ms, processed_ms in result.result_rows:
                 if event_id not in seen:
-                    seen[event_id] = now_ms - received_ms
+                    seen[event_id] = (received_ms, processed_ms, sent_ms)
+                    since = max(since, received_ms - 5_000)
             await asyncio.sleep(0.05)
     finally:
         client.close()
+
+
+def _sink_inserts(settings: Settings) -> tuple[float, float]:
+    """(seconds, inserts) of the sink so far (its ``telemetry_sink_insert_seconds`` histogram)."""
+    url = f"http://127.0.0.1:{settings.sink_metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        text = answer.read().decode()
+    pattern = r"^telemetry_sink_insert_seconds_(sum|count) (\S+)$"
+    sums = {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
+    return sums.get("sum", 0.0), sums.get("count", 0.0)
 
 
 async def isolated_runs(settings: Settings, work: Path, count_: int) -> dict[str, float]:

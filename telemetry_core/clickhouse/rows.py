@@ -52,8 +52,10 @@ EVENT_COLUMNS = (
 )
 
 # ClickHouse-side settings every events insert carries: a retried batch (same token) is
-# dropped by the table and by the aggregate view alike.
-INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1}
+# dropped by the table and by the aggregate views alike, and the block is pushed to the views
+# in parallel rather than one view after the other (the six aggregate views and the two lookup
+# projections make up most of an insert's time: bench/RESULTS.pipeline.md).
+INSERT_SETTINGS = {"deduplicate_blocks_in_dependent_materialized_views": 1, "parallel_view_processing": 1}
 ROW_FORMAT = "JSONCompactEachRow"
 
 # DateTime64 holds up to 2299-12-31; UInt16 bounds retention_days.

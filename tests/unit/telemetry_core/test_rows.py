@@ -124,7 +124,7 @@ def test_raw_fields_keep_everything_received_as_unescaped_json() -> None:
 
 
 def test_inserts_deduplicate_in_dependent_views_too() -> None:
-    assert INSERT_SETTINGS == {"deduplicate_blocks_in_dependent_materialized_views": 1}
+    assert INSERT_SETTINGS == {"deduplicate_blocks_in_dependent_materialized_views": 1, "parallel_view_processing": 1}
 
 
 def test_the_wire_row_is_a_compact_json_array_in_column_order() -> None:
