@@ -13,9 +13,10 @@ copy that block deduplication did not catch is counted there for good.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from query_api.dashboard_params import DashboardQuery, RecordRef
+from query_api.dashboard_params import DashboardQuery, RecordRef, spans
 from query_api.queries import Statement
 from query_api.records import ROW_COLUMNS
 
@@ -30,22 +31,55 @@ def _table(family: str, bucket: str) -> str:
 
 
 def _where(
-    db: str, tenant: str, query: DashboardQuery, *, bucket: str | None = None, lead: tuple[str, ...] = ()
+    db: str,
+    tenant: str,
+    query: DashboardQuery,
+    *,
+    bucket: str | None = None,
+    ranges: Sequence[tuple[int, int]] | None = None,
+    lead: tuple[str, ...] = (),
+    first: int = 0,
 ) -> tuple[str, dict[str, Any]]:
-    """Tenant, then ``lead`` (the next sort-key columns), the window on ``bucket``'s time column
-    (none when ``bucket`` is None), then the narrowing filters."""
+    """Tenant, then ``lead`` (the next sort-key columns), then ``bucket``'s time column in any of
+    ``ranges`` (default: the whole window; no time condition when ``bucket`` is None), then the
+    narrowing filters. Range bounds are named from ``first`` on, so statements can be combined."""
     conditions = ["tenant_id = {tenant:String}", *lead]
     parameters: dict[str, Any] = {"db": db, "tenant": tenant}
     if bucket is not None:
-        conditions.append(_TIME[bucket] + " >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')")
-        conditions.append(_TIME[bucket] + " < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')")
-        parameters |= {"since_ms": query.since_ms, "until_ms": query.until_ms}
+        spans = []
+        for n, (since, until) in enumerate(ranges or [(query.since_ms, query.until_ms)], start=first):
+            spans.append(
+                f"{_TIME[bucket]} >= fromUnixTimestamp64Milli({{since_{n}:Int64}}, 'UTC')"
+                f" AND {_TIME[bucket]} < fromUnixTimestamp64Milli({{until_{n}:Int64}}, 'UTC')"
+            )
+            parameters |= {f"since_{n}": since, f"until_{n}": until}
+        conditions.append(spans[0] if len(spans) == 1 else "(" + " OR ".join(f"({s})" for s in spans) + ")")
     for name in ("data_type", "data_group", "product_id"):
         value = getattr(query, name)
         if value is not None:
             conditions.append(f"{name} = {{{name}:String}}")
             parameters[name] = value
     return " WHERE " + " AND ".join(conditions), parameters
+
+
+def _rows(
+    db: str, tenant: str, query: DashboardQuery, family: str, columns: str, *,
+    lead: tuple[str, ...] = (), hourly_only: bool = False,
+) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """A subquery of ``columns`` over the window's rows of ``family``: the daily table's for its whole
+    UTC days, the hourly table's for the hours around them (``spans``), or the hourly table's alone
+    (``hourly_only``: columns the daily table lacks). Every event is in exactly one of them."""
+    pieces = (("hour", query.since_ms, query.until_ms),) if hourly_only else spans(query.since_ms, query.until_ms)
+    selects: list[str] = []
+    parameters: dict[str, Any] = {}
+    for bucket in ("hour", "day"):
+        ranges = [(since, until) for kind, since, until in pieces if kind == bucket]
+        if ranges:
+            first = sum(name.startswith("since_") for name in parameters)
+            where, found = _where(db, tenant, query, bucket=bucket, ranges=ranges, lead=lead, first=first)
+            selects.append(f"SELECT {columns} FROM {_table(family, bucket)}{where}")
+            parameters |= found
+    return "(" + " UNION ALL ".join(selects) + ")", parameters
 
 
 def streams(db: str, tenant: str) -> Statement:
@@ -61,14 +95,12 @@ def streams(db: str, tenant: str) -> Statement:
 def stats(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """One row: lifetime events and flagged (daily table), then events and flagged in the window."""
     lifetime, parameters = _where(db, tenant, query)
-    window, _ = _where(db, tenant, query, bucket=query.bucket)
-    parameters |= {"since_ms": query.since_ms, "until_ms": query.until_ms}
+    window, found = _rows(db, tenant, query, "events", "events, flagged")
     sql = (
         f"SELECT l.e, l.f, w.e, w.f FROM (SELECT sum(events) AS e, sum(flagged) AS f FROM {_table('events', 'day')}"
-        f"{lifetime}) AS l CROSS JOIN (SELECT sum(events) AS e, sum(flagged) AS f"
-        f" FROM {_table('events', query.bucket)}{window}) AS w"
+        f"{lifetime}) AS l CROSS JOIN (SELECT sum(events) AS e, sum(flagged) AS f FROM {window}) AS w"
     )
-    return Statement(sql, parameters)
+    return Statement(sql, parameters | found)
 
 
 def trends(db: str, tenant: str, query: DashboardQuery) -> Statement:
@@ -83,10 +115,9 @@ def trends(db: str, tenant: str, query: DashboardQuery) -> Statement:
 
 def versions(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """(product, version, events, flagged) in the window, most used first, at most 50 per product."""
-    where, parameters = _where(db, tenant, query, bucket=query.bucket)
+    window, parameters = _rows(db, tenant, query, "events", "product_id, product_version, events, flagged")
     sql = (
-        "SELECT product_id, product_version, sum(events) AS n, sum(flagged)"
-        f" FROM {_table('events', query.bucket)}{where}"
+        f"SELECT product_id, product_version, sum(events) AS n, sum(flagged) FROM {window}"
         " GROUP BY product_id, product_version ORDER BY product_id, n DESC, product_version LIMIT 50 BY product_id"
     )
     return Statement(sql, parameters)
@@ -94,11 +125,10 @@ def versions(db: str, tenant: str, query: DashboardQuery) -> Statement:
 
 def alerts(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """(reason, events, top data type, top group) in the window: the stream with most such events."""
-    where, parameters = _where(db, tenant, query, bucket=query.bucket)
+    window, parameters = _rows(db, tenant, query, "red_flags", "reason, data_type, data_group, events")
     sql = (
         "SELECT reason, sum(n) AS total, argMax(data_type, n), argMax(data_group, n) FROM ("
-        " SELECT reason, data_type, data_group, sum(events) AS n"
-        f" FROM {_table('red_flags', query.bucket)}{where} GROUP BY reason, data_type, data_group"
+        f" SELECT reason, data_type, data_group, sum(events) AS n FROM {window} GROUP BY reason, data_type, data_group"
         ") GROUP BY reason ORDER BY total DESC, reason"
     )
     return Statement(sql, parameters)
@@ -108,31 +138,29 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """The top ``limit`` license keys and activation ids by flagged events in the window.
 
     Rows: (kind, value, flagged, reasons, users, last seen, a data type and group it was flagged in:
-    the one with most of its records). Two steps: rank by the flagged counts alone (cheap columns),
-    then merge reasons and user states for the chosen keys only.
+    the one with most of its records among the hourly rows, any one of them for whole days). Two
+    steps: rank by the flagged counts alone (cheap columns), then merge reasons and user states for
+    the chosen keys only. Narrowed by product, type or group, only the hourly table has the columns.
     """
     narrowed = any(v is not None for v in (query.product_id, query.data_type, query.data_group))
     lead = ("kind IN {kinds:Array(String)}",)
-    if query.bucket == "hour" or narrowed:
-        where, parameters = _where(db, tenant, query, bucket="hour", lead=lead)
-        table = "{db:Identifier}.flagged_keys_hourly"
-    else:
-        where, parameters = _where(db, tenant, query, bucket="day", lead=lead)
-        table = "{db:Identifier}.flagged_keys_daily"
-    parameters |= {"kinds": list(KINDS), "limit": query.limit}
+    ranked, parameters = _rows(
+        db, tenant, query, "flagged_keys", "kind, value, events", lead=lead, hourly_only=narrowed
+    )
     top = (
-        f"SELECT kind, value FROM {table}{where} GROUP BY kind, value"
+        f"SELECT kind, value FROM {ranked} GROUP BY kind, value"
         " ORDER BY kind, sum(events) DESC, value LIMIT {limit:UInt32} BY kind"
     )
+    detail = "kind, value, data_type, data_group, events, reasons, users, last_seen"
+    chosen, _ = _rows(db, tenant, query, "flagged_keys", detail, lead=lead, hourly_only=narrowed)
     sql = (
         "SELECT kind, value, sum(n) AS flagged, groupUniqArrayArray(r), uniqMerge(u), max(seen),"
         " argMax(data_type, n), argMax(data_group, n) FROM ("
         " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
-        " uniqMergeState(users) AS u, max(last_seen) AS seen"
-        f" FROM {table}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"
-        ") GROUP BY kind, value ORDER BY kind, flagged DESC, value"
+        f" uniqMergeState(users) AS u, max(last_seen) AS seen FROM {chosen} WHERE (kind, value) IN ({top})"
+        " GROUP BY kind, value, data_type, data_group) GROUP BY kind, value ORDER BY kind, flagged DESC, value"
     )
-    return Statement(sql, parameters)
+    return Statement(sql, parameters | {"kinds": list(KINDS), "limit": query.limit})
 
 
 def record(db: str, tenant: str, ref: RecordRef) -> Statement:
