@@ -66,19 +66,6 @@ def window(range_name: str, to_ms: int) -> tuple[str, int, int]:
     return bucket, until - count * size, until
 
 
-def spans(since_ms: int, until_ms: int) -> tuple[tuple[str, int, int], ...]:
-    """The window ``[since_ms, until_ms)`` as (bucket, since, until) pieces that cover it exactly: the
-    hours before its first whole UTC day, its whole days (``"day"``), the hours after the last one.
-    An hour window then reads one daily row per key instead of 24 hourly ones for every whole day;
-    each event falls in exactly one piece, so the sums are those of the hourly rows alone."""
-    first_day = -(-since_ms // DAY_MS) * DAY_MS
-    last_day = until_ms // DAY_MS * DAY_MS
-    if first_day >= last_day:
-        return (("hour", since_ms, until_ms),)
-    pieces = [("hour", since_ms, first_day), ("day", first_day, last_day), ("hour", last_day, until_ms)]
-    return tuple(piece for piece in pieces if piece[1] < piece[2])
-
-
 def parse_dashboard(pairs: Iterable[tuple[str, str]], *, now_ms: int) -> DashboardQuery | FieldErrors:
     """Validate ``range``, ``to``, ``product_id``, ``data_type``, ``data_group`` and ``limit``."""
     values, errors = _collect(pairs, DASHBOARD_PARAMS)

@@ -6,17 +6,16 @@ windows (24 h, 7 d) read the hourly tables (``events_hourly``, ``red_flags_hourl
 ``flagged_keys_hourly``), day windows (30 d, 90 d) and lifetime totals the daily ones
 (``events_daily``, ``red_flags_daily``, ``flagged_keys_daily``), so a window reads at most 168
 hourly or 90 daily buckets. Top keys of a day window narrowed by product, type or group come from
-``flagged_keys_hourly`` (the daily table has no such columns).
+``flagged_keys_hourly`` (the daily table has no such columns); ``offenders`` documents its second table.
 Like the aggregates endpoint's ``events_hourly`` path they count what was inserted: a duplicate
 copy that block deduplication did not catch is counted there for good.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from query_api.dashboard_params import DashboardQuery, RecordRef, spans
+from query_api.dashboard_params import DashboardQuery, RecordRef
 from query_api.queries import Statement
 from query_api.records import ROW_COLUMNS
 
@@ -31,55 +30,22 @@ def _table(family: str, bucket: str) -> str:
 
 
 def _where(
-    db: str,
-    tenant: str,
-    query: DashboardQuery,
-    *,
-    bucket: str | None = None,
-    ranges: Sequence[tuple[int, int]] | None = None,
-    lead: tuple[str, ...] = (),
-    first: int = 0,
+    db: str, tenant: str, query: DashboardQuery, *, bucket: str | None = None, lead: tuple[str, ...] = ()
 ) -> tuple[str, dict[str, Any]]:
-    """Tenant, then ``lead`` (the next sort-key columns), then ``bucket``'s time column in any of
-    ``ranges`` (default: the whole window; no time condition when ``bucket`` is None), then the
-    narrowing filters. Range bounds are named from ``first`` on, so statements can be combined."""
+    """Tenant, then ``lead`` (the next sort-key columns), the window on ``bucket``'s time column
+    (none when ``bucket`` is None), then the narrowing filters."""
     conditions = ["tenant_id = {tenant:String}", *lead]
     parameters: dict[str, Any] = {"db": db, "tenant": tenant}
     if bucket is not None:
-        spans = []
-        for n, (since, until) in enumerate(ranges or [(query.since_ms, query.until_ms)], start=first):
-            spans.append(
-                f"{_TIME[bucket]} >= fromUnixTimestamp64Milli({{since_{n}:Int64}}, 'UTC')"
-                f" AND {_TIME[bucket]} < fromUnixTimestamp64Milli({{until_{n}:Int64}}, 'UTC')"
-            )
-            parameters |= {f"since_{n}": since, f"until_{n}": until}
-        conditions.append(spans[0] if len(spans) == 1 else "(" + " OR ".join(f"({s})" for s in spans) + ")")
+        conditions.append(_TIME[bucket] + " >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')")
+        conditions.append(_TIME[bucket] + " < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')")
+        parameters |= {"since_ms": query.since_ms, "until_ms": query.until_ms}
     for name in ("data_type", "data_group", "product_id"):
         value = getattr(query, name)
         if value is not None:
             conditions.append(f"{name} = {{{name}:String}}")
             parameters[name] = value
     return " WHERE " + " AND ".join(conditions), parameters
-
-
-def _rows(
-    db: str, tenant: str, query: DashboardQuery, family: str, columns: str, *,
-    lead: tuple[str, ...] = (), hourly_only: bool = False,
-) -> tuple[str, dict[str, Any]]:  # fmt: skip
-    """A subquery of ``columns`` over the window's rows of ``family``: the daily table's for its whole
-    UTC days, the hourly table's for the hours around them (``spans``), or the hourly table's alone
-    (``hourly_only``: columns the daily table lacks). Every event is in exactly one of them."""
-    pieces = (("hour", query.since_ms, query.until_ms),) if hourly_only else spans(query.since_ms, query.until_ms)
-    selects: list[str] = []
-    parameters: dict[str, Any] = {}
-    for bucket in ("hour", "day"):
-        ranges = [(since, until) for kind, since, until in pieces if kind == bucket]
-        if ranges:
-            first = sum(name.startswith("since_") for name in parameters)
-            where, found = _where(db, tenant, query, bucket=bucket, ranges=ranges, lead=lead, first=first)
-            selects.append(f"SELECT {columns} FROM {_table(family, bucket)}{where}")
-            parameters |= found
-    return "(" + " UNION ALL ".join(selects) + ")", parameters
 
 
 def streams(db: str, tenant: str) -> Statement:
@@ -95,12 +61,14 @@ def streams(db: str, tenant: str) -> Statement:
 def stats(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """One row: lifetime events and flagged (daily table), then events and flagged in the window."""
     lifetime, parameters = _where(db, tenant, query)
-    window, found = _rows(db, tenant, query, "events", "events, flagged")
+    window, _ = _where(db, tenant, query, bucket=query.bucket)
+    parameters |= {"since_ms": query.since_ms, "until_ms": query.until_ms}
     sql = (
         f"SELECT l.e, l.f, w.e, w.f FROM (SELECT sum(events) AS e, sum(flagged) AS f FROM {_table('events', 'day')}"
-        f"{lifetime}) AS l CROSS JOIN (SELECT sum(events) AS e, sum(flagged) AS f FROM {window}) AS w"
+        f"{lifetime}) AS l CROSS JOIN (SELECT sum(events) AS e, sum(flagged) AS f"
+        f" FROM {_table('events', query.bucket)}{window}) AS w"
     )
-    return Statement(sql, parameters | found)
+    return Statement(sql, parameters)
 
 
 def trends(db: str, tenant: str, query: DashboardQuery) -> Statement:
@@ -115,9 +83,10 @@ def trends(db: str, tenant: str, query: DashboardQuery) -> Statement:
 
 def versions(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """(product, version, events, flagged) in the window, most used first, at most 50 per product."""
-    window, parameters = _rows(db, tenant, query, "events", "product_id, product_version, events, flagged")
+    where, parameters = _where(db, tenant, query, bucket=query.bucket)
     sql = (
-        f"SELECT product_id, product_version, sum(events) AS n, sum(flagged) FROM {window}"
+        "SELECT product_id, product_version, sum(events) AS n, sum(flagged)"
+        f" FROM {_table('events', query.bucket)}{where}"
         " GROUP BY product_id, product_version ORDER BY product_id, n DESC, product_version LIMIT 50 BY product_id"
     )
     return Statement(sql, parameters)
@@ -125,10 +94,11 @@ def versions(db: str, tenant: str, query: DashboardQuery) -> Statement:
 
 def alerts(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """(reason, events, top data type, top group) in the window: the stream with most such events."""
-    window, parameters = _rows(db, tenant, query, "red_flags", "reason, data_type, data_group, events")
+    where, parameters = _where(db, tenant, query, bucket=query.bucket)
     sql = (
         "SELECT reason, sum(n) AS total, argMax(data_type, n), argMax(data_group, n) FROM ("
-        f" SELECT reason, data_type, data_group, sum(events) AS n FROM {window} GROUP BY reason, data_type, data_group"
+        " SELECT reason, data_type, data_group, sum(events) AS n"
+        f" FROM {_table('red_flags', query.bucket)}{where} GROUP BY reason, data_type, data_group"
         ") GROUP BY reason ORDER BY total DESC, reason"
     )
     return Statement(sql, parameters)
@@ -138,29 +108,35 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """The top ``limit`` license keys and activation ids by flagged events in the window.
 
     Rows: (kind, value, flagged, reasons, users, last seen, a data type and group it was flagged in:
-    the one with most of its records among the hourly rows, any one of them for whole days). Two
-    steps: rank by the flagged counts alone (cheap columns), then merge reasons and user states for
-    the chosen keys only. Narrowed by product, type or group, only the hourly table has the columns.
+    the one with most of its records). Two steps: rank by the flagged counts alone (cheap columns),
+    then merge reasons and user states for the chosen keys only. Hour windows and narrowed ones read
+    ``flagged_keys_hourly`` for both; day windows rank in ``flagged_keys_daily`` and merge from its
+    key-ordered copy ``flagged_keys_by_key_daily`` (migration 0006), which reads only the chosen
+    keys' granules: in the day-ordered table every granule of the window holds one of them, so the
+    merge deserialized every key's ``uniq`` state of the window.
     """
     narrowed = any(v is not None for v in (query.product_id, query.data_type, query.data_group))
     lead = ("kind IN {kinds:Array(String)}",)
-    ranked, parameters = _rows(
-        db, tenant, query, "flagged_keys", "kind, value, events", lead=lead, hourly_only=narrowed
-    )
+    if query.bucket == "hour" or narrowed:
+        where, parameters = _where(db, tenant, query, bucket="hour", lead=lead)
+        ranking = detail = "{db:Identifier}.flagged_keys_hourly"
+    else:
+        where, parameters = _where(db, tenant, query, bucket="day", lead=lead)
+        ranking, detail = "{db:Identifier}.flagged_keys_daily", "{db:Identifier}.flagged_keys_by_key_daily"
+    parameters |= {"kinds": list(KINDS), "limit": query.limit}
     top = (
-        f"SELECT kind, value FROM {ranked} GROUP BY kind, value"
+        f"SELECT kind, value FROM {ranking}{where} GROUP BY kind, value"
         " ORDER BY kind, sum(events) DESC, value LIMIT {limit:UInt32} BY kind"
     )
-    detail = "kind, value, data_type, data_group, events, reasons, users, last_seen"
-    chosen, _ = _rows(db, tenant, query, "flagged_keys", detail, lead=lead, hourly_only=narrowed)
     sql = (
         "SELECT kind, value, sum(n) AS flagged, groupUniqArrayArray(r), uniqMerge(u), max(seen),"
         " argMax(data_type, n), argMax(data_group, n) FROM ("
         " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
-        f" uniqMergeState(users) AS u, max(last_seen) AS seen FROM {chosen} WHERE (kind, value) IN ({top})"
-        " GROUP BY kind, value, data_type, data_group) GROUP BY kind, value ORDER BY kind, flagged DESC, value"
+        " uniqMergeState(users) AS u, max(last_seen) AS seen"
+        f" FROM {detail}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"
+        ") GROUP BY kind, value ORDER BY kind, flagged DESC, value"
     )
-    return Statement(sql, parameters | {"kinds": list(KINDS), "limit": query.limit})
+    return Statement(sql, parameters)
 
 
 def record(db: str, tenant: str, ref: RecordRef) -> Statement:

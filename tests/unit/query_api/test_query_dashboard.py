@@ -7,7 +7,7 @@ from typing import Any
 
 from query_api import dashboard_data as data
 from query_api import dashboard_queries as sql
-from query_api.dashboard_params import DashboardQuery, RecordRef, parse_dashboard, parse_record_ref, spans, window
+from query_api.dashboard_params import DashboardQuery, RecordRef, parse_dashboard, parse_record_ref, window
 from telemetry_core.flags import RED_FLAG_REASONS
 
 NOW = int(dt.datetime(2026, 11, 22, 5, 12, tzinfo=dt.UTC).timestamp() * 1000)
@@ -122,17 +122,11 @@ def test_the_openapi_document_states_the_dashboards_own_limits() -> None:
     assert "/api/v1/dashboard/alerts" in paths and not any(p.startswith("/v1/dashboard") for p in paths)
 
 
-def test_an_hour_window_is_read_as_its_whole_days_and_the_hours_around_them() -> None:
-    day = 24 * HOUR
-    assert spans(3 * day + 13 * HOUR, 10 * day + 13 * HOUR) == (
-        ("hour", 3 * day + 13 * HOUR, 4 * day), ("day", 4 * day, 10 * day), ("hour", 10 * day, 10 * day + 13 * HOUR),
-    )  # fmt: skip
-    assert spans(3 * day + 13 * HOUR, 4 * day + 13 * HOUR) == (("hour", 3 * day + 13 * HOUR, 4 * day + 13 * HOUR),)
-    assert spans(3 * day, 10 * day) == (("day", 3 * day, 10 * day),)
-    assert spans(3 * day, 4 * day + HOUR) == (("day", 3 * day, 4 * day), ("hour", 4 * day, 4 * day + HOUR))
-    query = parse_dashboard([("range", "7d"), ("to", "2026-11-19T12:30:00Z")], now_ms=NOW)
-    assert isinstance(query, DashboardQuery)
-    statement = sql.offenders("db", "acme", query)
-    assert "flagged_keys_daily" in statement.sql and "flagged_keys_hourly" in statement.sql
-    narrowed = parse_dashboard([("range", "7d"), ("data_group", "g")], now_ms=NOW)
-    assert isinstance(narrowed, DashboardQuery) and "flagged_keys_daily" not in sql.offenders("db", "a", narrowed).sql
+def test_top_keys_of_a_day_window_merge_from_the_key_ordered_table() -> None:
+    month = parse_dashboard([("range", "30d")], now_ms=NOW)
+    week = parse_dashboard([("range", "7d")], now_ms=NOW)
+    narrowed = parse_dashboard([("range", "30d"), ("data_group", "g")], now_ms=NOW)
+    assert isinstance(month, DashboardQuery) and isinstance(week, DashboardQuery)
+    assert isinstance(narrowed, DashboardQuery)
+    assert "flagged_keys_daily" in (text := sql.offenders("db", "a", month).sql) and "flagged_keys_by_key_daily" in text
+    assert "daily" not in sql.offenders("db", "a", week).sql and "daily" not in sql.offenders("db", "a", narrowed).sql
