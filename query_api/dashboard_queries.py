@@ -108,18 +108,18 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """The top ``limit`` license keys and activation ids by flagged events in the window.
 
     Rows: (kind, value, flagged, reasons, users, last seen, a data type and group it was flagged in:
-    the one with most of its records). Two steps: rank by the flagged counts alone (cheap columns),
-    then merge reasons and user states for the chosen keys only. Hour windows and narrowed ones read
-    ``flagged_keys_hourly`` for both; day windows rank in ``flagged_keys_daily`` and merge from its
-    key-ordered copy ``flagged_keys_by_key_daily`` (migration 0006), which reads only the chosen
-    keys' granules: in the day-ordered table every granule of the window holds one of them, so the
-    merge deserialized every key's ``uniq`` state of the window.
+    the one with most of its records, ties to the greatest). Two steps: rank by the flagged counts
+    alone (cheap columns) in the time-ordered table (``flagged_keys_hourly`` for hour windows and
+    narrowed ones, ``flagged_keys_daily`` otherwise), then merge reasons and user states for the
+    chosen keys only, from its key-ordered copy (``flagged_keys_by_key_*``, migration 0006), which
+    reads only those keys' granules: in the time-ordered table every granule of the window holds one
+    of them, so the merge deserialized every key's ``uniq`` state of the window.
     """
     narrowed = any(v is not None for v in (query.product_id, query.data_type, query.data_group))
     lead = ("kind IN {kinds:Array(String)}",)
     if query.bucket == "hour" or narrowed:
         where, parameters = _where(db, tenant, query, bucket="hour", lead=lead)
-        ranking = detail = "{db:Identifier}.flagged_keys_hourly"
+        ranking, detail = "{db:Identifier}.flagged_keys_hourly", "{db:Identifier}.flagged_keys_by_key_hourly"
     else:
         where, parameters = _where(db, tenant, query, bucket="day", lead=lead)
         ranking, detail = "{db:Identifier}.flagged_keys_daily", "{db:Identifier}.flagged_keys_by_key_daily"
@@ -130,7 +130,7 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     )
     sql = (
         "SELECT kind, value, sum(n) AS flagged, groupUniqArrayArray(r), uniqMerge(u), max(seen),"
-        " argMax(data_type, n), argMax(data_group, n) FROM ("
+        " argMax(data_type, (n, data_type, data_group)), argMax(data_group, (n, data_type, data_group)) FROM ("
         " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
         " uniqMergeState(users) AS u, max(last_seen) AS seen"
         f" FROM {detail}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"

@@ -129,4 +129,6 @@ def test_top_keys_of_a_day_window_merge_from_the_key_ordered_table() -> None:
     assert isinstance(month, DashboardQuery) and isinstance(week, DashboardQuery)
     assert isinstance(narrowed, DashboardQuery)
     assert "flagged_keys_daily" in (text := sql.offenders("db", "a", month).sql) and "flagged_keys_by_key_daily" in text
-    assert "daily" not in sql.offenders("db", "a", week).sql and "daily" not in sql.offenders("db", "a", narrowed).sql
+    for hourly in (week, narrowed):
+        text = sql.offenders("db", "a", hourly).sql
+        assert "daily" not in text and "flagged_keys_hourly" in text and "flagged_keys_by_key_hourly" in text

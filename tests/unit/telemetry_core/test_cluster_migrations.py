@@ -14,7 +14,7 @@ from telemetry_core.settings import Settings, SettingsError
 
 DASHBOARD_TABLES = ("events_daily", "red_flags_hourly", "red_flags_daily", "flagged_keys_hourly", "flagged_keys_daily")
 # Key-ordered copies (0006): same columns as their source, filled by a view on it.
-BY_KEY_TABLES = {"flagged_keys_by_key_daily": "flagged_keys_daily"}
+BY_KEY_TABLES = {"flagged_keys_by_key_hourly": "flagged_keys_hourly", "flagged_keys_by_key_daily": "flagged_keys_daily"}
 CLUSTER = Settings(clickhouse_cluster="prod_cluster", clickhouse_database="tel")
 SINGLE = Settings(clickhouse_database="tel")
 
@@ -45,7 +45,7 @@ def test_replicated_local_tables_keep_the_server_macros() -> None:
     for table in (*DASHBOARD_TABLES, *BY_KEY_TABLES):
         path = f"/clickhouse/tables/{{shard}}/tel/{table}_local"
         assert f"ReplicatedAggregatingMergeTree('{path}', '{{replica}}')" in text
-    assert text.count("replicated_deduplication_window = 10000") == 8
+    assert text.count("replicated_deduplication_window = 10000") == 9
 
 
 def test_services_keep_querying_events_and_events_hourly() -> None:
