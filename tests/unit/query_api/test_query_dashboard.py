@@ -125,6 +125,8 @@ def test_the_openapi_document_states_the_dashboards_own_limits() -> None:
 def test_top_keys_of_a_day_window_merge_from_the_key_ordered_table() -> None:
     month = parse_dashboard([("range", "30d")], now_ms=NOW)
     week = parse_dashboard([("range", "7d")], now_ms=NOW)
+    day = parse_dashboard([("range", "24h")], now_ms=NOW)
+    assert isinstance(day, DashboardQuery) and "by_key" not in sql.offenders("db", "a", day).sql
     narrowed = parse_dashboard([("range", "30d"), ("data_group", "g")], now_ms=NOW)
     assert isinstance(month, DashboardQuery) and isinstance(week, DashboardQuery)
     assert isinstance(narrowed, DashboardQuery)
