@@ -23,7 +23,9 @@ import subprocess
 import sys
 import tempfile
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -57,12 +59,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=4, help="wrk duration per scenario")
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data" / "bench-query")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.dashboard.md")
+    parser.add_argument("--only", nargs="*", default=[], help="endpoints to run (and/or 'records'); default all")
     return parser.parse_args()
 
 
 def _ms(text: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def cpu_seconds(pids: list[int]) -> list[float]:
+    """User + system CPU seconds of each process so far (``/proc/PID/stat``, all its threads)."""
+    found = []
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        found.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    return found
+
+
+def measured(pids: list[int], run: Callable[..., dict[str, float]], *args: Any) -> dict[str, float]:
+    """``run``'s wrk figures plus the CPU milliseconds per request of ClickHouse and of the service:
+    the work a call costs, which a busy machine's scheduling does not inflate as it does latency."""
+    before = cpu_seconds(pids)
+    result = run(*args)
+    after = cpu_seconds(pids)
+    for name, start, end in zip(("clickhouse_cpu", "service_cpu"), before, after, strict=True):
+        result[name] = (end - start) * 1000 / result["n"]
+    return result
 
 
 def wrk(url: str, tenant: str, seconds: int, script: str | None = None) -> dict[str, float]:
@@ -103,16 +126,19 @@ def main() -> None:
         applied = apply_migrations(settings, admin)
         print(loading, "; migrations applied:", applied or "none new", flush=True)
         base, service = query.start_service(settings, args.data_dir, args.tenants)
+        pids = [clickhouse.pid if clickhouse is not None else os.getpid(), service.pid]
         for tenant in TENANTS:
-            for endpoint in ENDPOINTS:
+            for endpoint in [e for e in ENDPOINTS if not args.only or e in args.only]:
                 for range_name in RANGES if endpoint != "streams" else ("lifetime",):
                     params = {"to": TO} | ({"range": range_name} if endpoint != "streams" else {})
                     path = f"/api/v1/dashboard/{endpoint}?{urllib.parse.urlencode(params)}"
-                    result = wrk(base + path, tenant, args.seconds)
+                    result = measured(pids, wrk, base + path, tenant, args.seconds)
                     rows.append((f"{tenant} {endpoint} {range_name}", result))
                     print(rows[-1], flush=True)
         for name, prefix, values in (("user_identifier", "user-", 5000), ("license_key", "LIC-", 2000)):
-            result = random_filter(base, name, prefix, values, "tenant-00", args.seconds * 3)
+            if args.only and "records" not in args.only:
+                continue
+            result = measured(pids, random_filter, base, name, prefix, values, "tenant-00", args.seconds * 3)
             rows.append((f"records, heavy stream + {name}", result))
             print(rows[-1], flush=True)
         loads.append(Path("/proc/loadavg").read_text().split()[:3])
@@ -121,7 +147,7 @@ def main() -> None:
             stop_child(service, 15)
         if clickhouse is not None:
             stop_child(clickhouse, 30)
-    text = render(args, started, loading, applied, rows, loads)
+    text = render(args, started, loading, applied, rows, loads) + kept_notes(args.output)
     args.output.write_text(text)
     print(text)
 
@@ -135,17 +161,27 @@ def render(args: argparse.Namespace, started: dt.datetime, loading: str, applied
         f"- Date: {started:%Y-%m-%d %H:%M} UTC; machine: 2 cores shared with other work",
         f"- Load average (1, 5, 15 min) at the start: {' '.join(loads[0])}; at the end: {' '.join(loads[-1])}",
         f"- Data: {loading}; migrations applied by this run: {', '.join(applied) or 'none'}",
-        "- Method: `wrk -t1 -c1 --latency` (one request at a time) per scenario, Bearer header, whole signed body",
+        "- Method: `wrk -t1 -c1 --latency` (one request at a time) per scenario, Bearer header, whole signed body;"
+        " CPU ms per request of the ClickHouse process and of the query service from `/proc/PID/stat`"
+        " (user + system, all threads) over the scenario",
         "",
-        "| scenario | requests | p50 ms | p99 ms | p99 <= target |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| scenario | requests | p50 ms | p99 ms | p99 <= target | ClickHouse CPU ms/req | service CPU ms/req |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for name, result in rows:
         target = 100.0 if name.startswith("records") else 150.0
         met = "met" if result["p99"] <= target else "NOT met"
         figures = f"{result['n']:.0f} | {result['p50']:.1f} | {result['p99']:.1f}"
-        lines.append(f"| {name} | {figures} | {met} ({target:.0f}) |")
+        cpu = f"{result['clickhouse_cpu']:.1f} | {result['service_cpu']:.1f}"
+        lines.append(f"| {name} | {figures} | {met} ({target:.0f}) | {cpu} |")
     return "\n".join(lines) + "\n"
+
+
+def kept_notes(output: Path) -> str:
+    """The hand-written part of the previous report (from its first ``## `` heading on): kept."""
+    old = output.read_text() if output.exists() else ""
+    start = old.find("\n## ")
+    return "" if start < 0 else old[start:]
 
 
 if __name__ == "__main__":

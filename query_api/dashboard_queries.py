@@ -6,7 +6,7 @@ windows (24 h, 7 d) read the hourly tables (``events_hourly``, ``red_flags_hourl
 ``flagged_keys_hourly``), day windows (30 d, 90 d) and lifetime totals the daily ones
 (``events_daily``, ``red_flags_daily``, ``flagged_keys_daily``), so a window reads at most 168
 hourly or 90 daily buckets. Top keys of a day window narrowed by product, type or group come from
-``flagged_keys_hourly`` (the daily table has no such columns).
+``flagged_keys_hourly`` (the daily table has no such columns); ``offenders`` documents its second table.
 Like the aggregates endpoint's ``events_hourly`` path they count what was inserted: a duplicate
 copy that block deduplication did not catch is counted there for good.
 """
@@ -23,6 +23,7 @@ _TIME = {"hour": "hour", "day": "day"}  # the bucket column of the hourly / dail
 DETAIL_COLUMNS = ("errors", "raw_fields", "client_ip", "user_agent", "processed_at", "schema_version")
 RECORD_COLUMNS = (*ROW_COLUMNS, *DETAIL_COLUMNS)
 KINDS = ("license_key", "activation_identifier")
+_DAY_MS = 86_400_000
 
 
 def _table(family: str, bucket: str) -> str:
@@ -108,28 +109,36 @@ def offenders(db: str, tenant: str, query: DashboardQuery) -> Statement:
     """The top ``limit`` license keys and activation ids by flagged events in the window.
 
     Rows: (kind, value, flagged, reasons, users, last seen, a data type and group it was flagged in:
-    the one with most of its records). Two steps: rank by the flagged counts alone (cheap columns),
-    then merge reasons and user states for the chosen keys only.
+    the one with most of its records, ties to the greatest). Two steps: rank by the flagged counts
+    alone (cheap columns) in the time-ordered table (``flagged_keys_hourly`` for hour windows and
+    narrowed ones, ``flagged_keys_daily`` otherwise), then merge reasons and user states for the
+    chosen keys only, from its key-ordered copy (``flagged_keys_by_key_*``, migration 0006), which
+    reads only those keys' granules: in the time-ordered table every granule of the window holds one
+    of them, so the merge deserialized every key's ``uniq`` state of the window. A 24 h window
+    merges from ``flagged_keys_hourly`` itself: its rows are few enough.
     """
     narrowed = any(v is not None for v in (query.product_id, query.data_type, query.data_group))
     lead = ("kind IN {kinds:Array(String)}",)
     if query.bucket == "hour" or narrowed:
         where, parameters = _where(db, tenant, query, bucket="hour", lead=lead)
-        table = "{db:Identifier}.flagged_keys_hourly"
+        ranking = "{db:Identifier}.flagged_keys_hourly"
+        # A day's hourly rows are few: reading them beats seeking each chosen key (measured).
+        short = query.until_ms - query.since_ms <= _DAY_MS
+        detail = ranking if short else "{db:Identifier}.flagged_keys_by_key_hourly"
     else:
         where, parameters = _where(db, tenant, query, bucket="day", lead=lead)
-        table = "{db:Identifier}.flagged_keys_daily"
+        ranking, detail = "{db:Identifier}.flagged_keys_daily", "{db:Identifier}.flagged_keys_by_key_daily"
     parameters |= {"kinds": list(KINDS), "limit": query.limit}
     top = (
-        f"SELECT kind, value FROM {table}{where} GROUP BY kind, value"
+        f"SELECT kind, value FROM {ranking}{where} GROUP BY kind, value"
         " ORDER BY kind, sum(events) DESC, value LIMIT {limit:UInt32} BY kind"
     )
     sql = (
         "SELECT kind, value, sum(n) AS flagged, groupUniqArrayArray(r), uniqMerge(u), max(seen),"
-        " argMax(data_type, n), argMax(data_group, n) FROM ("
+        " argMax(data_type, (n, data_type, data_group)), argMax(data_group, (n, data_type, data_group)) FROM ("
         " SELECT kind, value, data_type, data_group, sum(events) AS n, groupUniqArrayArray(reasons) AS r,"
         " uniqMergeState(users) AS u, max(last_seen) AS seen"
-        f" FROM {table}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"
+        f" FROM {detail}{where} AND (kind, value) IN ({top}) GROUP BY kind, value, data_type, data_group"
         ") GROUP BY kind, value ORDER BY kind, flagged DESC, value"
     )
     return Statement(sql, parameters)

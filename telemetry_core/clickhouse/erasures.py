@@ -26,8 +26,11 @@ from telemetry_core.clickhouse.migrate import variant
 from telemetry_core.erasure import DAY_MS, ERASURE_WINDOW_DAYS, Erasure, Subject
 from telemetry_core.settings import Settings
 
-# The aggregates that hold an identifier as a value (migration 0003): the flagged-keys rankings.
-KEYED_AGGREGATES = ("flagged_keys_hourly", "flagged_keys_daily")
+# The aggregates that hold an identifier as a value: the flagged-keys rankings (migration 0003) and
+# their key-ordered copies (0006).
+KEYED_AGGREGATES = (
+    "flagged_keys_hourly", "flagged_keys_daily", "flagged_keys_by_key_hourly", "flagged_keys_by_key_daily",
+)  # fmt: skip
 _DELETE_SETTINGS = {"lightweight_deletes_sync": 2, "mutations_sync": 2}
 _BEFORE = "fromUnixTimestamp64Milli({before:Int64}, 'UTC')"
 AUDIT_COLUMNS = (

@@ -3,6 +3,7 @@ for the key's tenant only, with the API's answers to wrong keys and parameters."
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
@@ -143,3 +144,39 @@ async def test_keys_and_parameters_get_the_api_answers(api: Any, fresh_settings:
     empty = await answer(api, "stats")
     assert empty["lifetime"]["records"] == 0 and empty["in_range"]["flagged_pct"] is None
     assert (await answer(api, "record", status=422))["errors"].keys() == {"id", "data_type", "data_group", "created_at"}
+
+
+async def test_hour_windows_count_whole_days_and_edge_hours_exactly_once(api: Any, write: Any, make_event: Any) -> None:
+    """A 7 d window is read as its whole UTC days (daily tables) and the hours around them (hourly
+    tables): events on every boundary are counted once, and none outside the window."""
+    day = 24 * HOUR_MS
+    until = int(dt.datetime(2026, 11, 19, 13, tzinfo=dt.UTC).timestamp() * 1000)
+    since, first_day, last_day = until - 7 * day, until - 6 * day - 13 * HOUR_MS, until - 13 * HOUR_MS
+    inside = (since, first_day - 1, first_day, last_day - 1, last_day, until - 1)
+    outside = (since - 1, until)
+    events = [
+        make_event(n, received_at_ms=at, user_identifier=f"u{n}", license_key="EDGE", activation_identifier=f"A{n}",
+                   product_id="p1", product_version="1.0", red_flags=("license_unknown",),
+                   flags={"license_key_exists": False})
+        for n, at in enumerate(inside + outside)
+    ]  # fmt: skip
+    write(events)
+    week = {"range": "7d", "to": "2026-11-19T12:30:00Z"}
+    stats = await answer(api, "stats", **week)
+    assert stats["window"]["from"] == "2026-11-12T13:00:00.000Z" and stats["window"]["to"] == "2026-11-19T13:00:00.000Z"
+    assert (stats["in_range"]["records"], stats["in_range"]["flagged"]) == (6, 6)
+    assert stats["lifetime"]["records"] == 8
+    alerts = await answer(api, "alerts", **week)
+    assert {r["reason"]: r["records"] for r in alerts["reasons"] if r["records"]} == {"license_unknown": 6}
+    versions = await answer(api, "versions", **week)
+    assert versions["products"] == [{"product_id": "p1", "records": 6, "versions": [
+        {"version": "1.0", "records": 6, "flagged": 6}]}]  # fmt: skip
+    offenders = await answer(api, "offenders", **week)
+    (top,) = offenders["license_keys"]
+    assert (top["value"], top["flagged"], top["users"], top["reasons"]) == ("EDGE", 6, 6, ["license_unknown"])
+    assert top["last_seen"] == "2026-11-19T12:59:59.999Z"
+    assert sorted(a["value"] for a in offenders["activations"]) == [f"A{n}" for n in range(6)]
+    trends = await answer(api, "trends", **week)
+    assert sum(b["records"] for b in trends["buckets"]) == 6
+    day_only = await answer(api, "stats", range="24h", to="2026-11-19T12:30:00Z")
+    assert day_only["in_range"]["records"] == 3

@@ -54,11 +54,11 @@ def test_erase_one_license_key(pipeline_settings: Settings, clickhouse_client: C
     erasures = Erasures(pipeline_settings)
     try:
         subject = Subject(tenant, "license_key", "LIC-GONE")
-        assert erasures.count(subject, now) == (2, 2, 2)  # its flagged-keys rows: one hourly, one daily
+        assert erasures.count(subject, now) == (2, 2, 4)  # flagged-keys rows: hourly, daily and their by-key copies
         erased = erasures.erase(subject, requested_by="test", via="cli", reason="ticket 1", now_ms=now)
-        assert (erased.events, erased.rows, erased.aggregate_rows) == (2, 2, 2)
+        assert (erased.events, erased.rows, erased.aggregate_rows) == (2, 2, 4)
         assert erasures.count(subject, now) == (0, 0, 0)
-        assert erasures.count(Subject(tenant, "license_key", "LIC-KEPT"), now) == (2, 2, 2)
+        assert erasures.count(Subject(tenant, "license_key", "LIC-KEPT"), now) == (2, 2, 4)
         assert (subject, now) in erasures.recent(int(time.time() * 1000))
         history = erasures.history(tenant, 10)
         assert [(r[0], r[2], r[3], r[5], r[9], r[10]) for r in history] == [
@@ -72,10 +72,11 @@ def test_erase_one_license_key(pipeline_settings: Settings, clickhouse_client: C
         erasures.close()
     # counts without identifiers stay: every event is still in the hourly aggregate
     assert scalar(clickhouse_client, "SELECT sum(events) FROM events_hourly WHERE tenant_id = {t:String}", tenant) == 4
-    keys = clickhouse_client.query(
-        "SELECT DISTINCT value FROM flagged_keys_hourly WHERE tenant_id = {t:String}", parameters={"t": tenant}
-    ).result_rows
-    assert sorted(k[0] for k in keys) == ["A-1", "A-2", "LIC-KEPT"]
+    for table in ("flagged_keys_hourly", "flagged_keys_by_key_hourly", "flagged_keys_by_key_daily"):
+        keys = clickhouse_client.query(
+            f"SELECT DISTINCT value FROM {table} WHERE tenant_id = {{t:String}}", parameters={"t": tenant}
+        ).result_rows
+        assert sorted(k[0] for k in keys) == ["A-1", "A-2", "LIC-KEPT"], table
 
 
 def test_a_sweep_removes_what_was_stored_after_the_erasure(pipeline_settings: Settings) -> None:
@@ -106,9 +107,9 @@ def test_the_cli_dry_run_counts_and_erase_records(
     monkeypatch.setenv("TELEMETRY_DATA_DIR", str(pipeline_settings.data_dir))
     args = ["erase", "--tenant", tenant, "--activation-identifier", "ACT-9"]
     assert main([*args, "--dry-run"]) == 0
-    assert "would erase 2 events (2 rows) and 2 aggregate rows" in capsys.readouterr().out
+    assert "would erase 2 events (2 rows) and 4 aggregate rows" in capsys.readouterr().out
     assert main([*args, "--reason", "ticket 9", "--requested-by", "ops"]) == 0
-    assert "erased 2 events (2 rows) and 2 aggregate rows" in capsys.readouterr().out
+    assert "erased 2 events (2 rows) and 4 aggregate rows" in capsys.readouterr().out
     assert main(["erasures", "--tenant", tenant]) == 0
     (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (record["requested_by"], record["reason"], record["via"], record["events"]) == ("ops", "ticket 9", "cli", 2)

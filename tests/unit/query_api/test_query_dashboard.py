@@ -120,3 +120,17 @@ def test_the_openapi_document_states_the_dashboards_own_limits() -> None:
     assert record == set(params.RECORD_PARAMS)
     paths = document("query")["paths"]
     assert "/api/v1/dashboard/alerts" in paths and not any(p.startswith("/v1/dashboard") for p in paths)
+
+
+def test_top_keys_of_a_day_window_merge_from_the_key_ordered_table() -> None:
+    month = parse_dashboard([("range", "30d")], now_ms=NOW)
+    week = parse_dashboard([("range", "7d")], now_ms=NOW)
+    day = parse_dashboard([("range", "24h")], now_ms=NOW)
+    assert isinstance(day, DashboardQuery) and "by_key" not in sql.offenders("db", "a", day).sql
+    narrowed = parse_dashboard([("range", "30d"), ("data_group", "g")], now_ms=NOW)
+    assert isinstance(month, DashboardQuery) and isinstance(week, DashboardQuery)
+    assert isinstance(narrowed, DashboardQuery)
+    assert "flagged_keys_daily" in (text := sql.offenders("db", "a", month).sql) and "flagged_keys_by_key_daily" in text
+    for hourly in (week, narrowed):
+        text = sql.offenders("db", "a", hourly).sql
+        assert "daily" not in text and "flagged_keys_hourly" in text and "flagged_keys_by_key_hourly" in text

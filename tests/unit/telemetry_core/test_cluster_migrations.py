@@ -13,6 +13,8 @@ from telemetry_core.clickhouse.migrate import load_migrations
 from telemetry_core.settings import Settings, SettingsError
 
 DASHBOARD_TABLES = ("events_daily", "red_flags_hourly", "red_flags_daily", "flagged_keys_hourly", "flagged_keys_daily")
+# Key-ordered copies (0006): same columns as their source, filled by a view on it.
+BY_KEY_TABLES = {"flagged_keys_by_key_hourly": "flagged_keys_hourly", "flagged_keys_by_key_daily": "flagged_keys_daily"}
 CLUSTER = Settings(clickhouse_cluster="prod_cluster", clickhouse_database="tel")
 SINGLE = Settings(clickhouse_database="tel")
 
@@ -40,10 +42,10 @@ def test_replicated_local_tables_keep_the_server_macros() -> None:
     text = "\n".join(statements(CLUSTER))
     assert "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/tel/events_local', '{replica}')" in text
     assert "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/tel/events_hourly_local', '{replica}')" in text
-    for table in DASHBOARD_TABLES:
+    for table in (*DASHBOARD_TABLES, *BY_KEY_TABLES):
         path = f"/clickhouse/tables/{{shard}}/tel/{table}_local"
         assert f"ReplicatedAggregatingMergeTree('{path}', '{{replica}}')" in text
-    assert text.count("replicated_deduplication_window = 10000") == 7
+    assert text.count("replicated_deduplication_window = 10000") == 9
 
 
 def test_services_keep_querying_events_and_events_hourly() -> None:
@@ -90,3 +92,14 @@ def test_dashboard_tables_mirror_the_single_server_ones() -> None:
             cluster_view[cluster_view.index("SELECT") :]
         )
         assert f"ENGINE = Distributed(prod_cluster, tel, {name}_local, rand())" in "\n".join(cluster)
+
+
+def test_key_ordered_copies_mirror_their_source_everywhere() -> None:
+    single, cluster = statements(SINGLE), statements(CLUSTER)
+    for name, source in BY_KEY_TABLES.items():
+        table = next(s for s in single if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name} AS tel.{source}\n"))
+        local = next(s for s in cluster if s.startswith(f"CREATE TABLE IF NOT EXISTS tel.{name}_local ON CLUSTER"))
+        assert f"AS tel.{source}_local\n" in local
+        assert table[table.index("ORDER BY") :].split("\n")[0] == local[local.index("ORDER BY") :].split("\n")[0]
+        assert f"VIEW IF NOT EXISTS tel.{name}_mv TO tel.{name} AS\nSELECT * FROM tel.{source}" in "\n".join(single)
+        assert f"TO tel.{name}_local AS\nSELECT * FROM tel.{source}_local" in "\n".join(cluster)
