@@ -51,6 +51,7 @@ LOAD = str(ROOT / "bench" / "ingest_load.py")
 SERVER = str(ROOT / "bench" / "ingest_server.py")
 SECRET = "bench-send-key"
 SEND = "/api/v1/send-telemetry-data"
+BEFORE = "before"  # the variant that runs ``python -m ingest_api`` of the ``--before`` checkout
 EVENT = {
     "data_type": "numeric-single-value",
     "numeric_data_single_value": "50",
@@ -85,12 +86,13 @@ async def prepare_kafka(settings: Settings) -> None:
     await write_records(settings, [encode_entity(e) for e in entities])
 
 
-def start_ingest(settings: Settings, variant: str = "ingest") -> subprocess.Popen[bytes]:
-    """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``."""
+def start_ingest(settings: Settings, variant: str = "ingest", tree: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``; ``tree``
+    is the checkout it runs from (``-m`` finds the packages of the working directory first)."""
     env = child_environ(settings, os.environ)
-    argv = [sys.executable, "-m", "ingest_api"] if variant == "ingest" else [sys.executable, SERVER, variant]
+    argv = [sys.executable, "-m", "ingest_api"] if variant in ("ingest", BEFORE) else [sys.executable, SERVER, variant]
     log_path = settings.data_dir / f"{variant}.log"
-    process = spawn(argv, log_path, env=env, cwd=ROOT)
+    process = spawn(argv, log_path, env=env, cwd=tree)
     url = f"http://127.0.0.1:{settings.ingest_port}/readyz"
     wait_until(variant, lambda: _ok(url), 90, process=process, log_path=log_path)
     return process
@@ -191,9 +193,10 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     ingest_url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     ingest = start_ingest(settings)
     others = {}  # variant -> (process, url): the same service with another publisher
-    for variant in args.variants:
+    for variant in args.variants + ([BEFORE] if args.before else []):
         other = dataclasses.replace(settings, ingest_port=free_ports(1)[0])
-        others[variant] = (start_ingest(other, variant), f"http://127.0.0.1:{other.ingest_port}{SEND}")
+        tree = Path(args.before) if variant == BEFORE else ROOT
+        others[variant] = (start_ingest(other, variant, tree), f"http://127.0.0.1:{other.ingest_port}{SEND}")
     baseline_port = free_ports(1)[0]
     size = answer_size(ingest_url, form.read_bytes())
     argv = [sys.executable, LOAD, "baseline", "--port", str(baseline_port), "--size", str(size)]
@@ -204,10 +207,12 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
         wait_until("baseline", lambda: _ok_post(baseline_url), 30, process=baseline)
         # Warm-up, not measured: the broker's JIT compiler and the producer's connections.
         run_load(ingest_url, *single, count=args.kafka_warmup, warmup=0, seconds=args.warmup_seconds)
-        for _, url in others.values():
-            run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=args.warmup_seconds / 3)
+        for variant, (_, url) in others.items():
+            seconds = args.warmup_seconds if variant == BEFORE else args.warmup_seconds / 3
+            run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=seconds)
         rows, ratios, cpu_ratios = [], [], []
         variant_ratios: dict[str, list[float]] = {variant: [] for variant in others}
+        against_before: list[float] = []
         for round_ in range(1, args.rounds + 1):
             bare = phase(baseline.pid, kafka_pid, baseline_url, *single)
             found = phase(ingest.pid, kafka_pid, ingest_url, *single)
@@ -217,7 +222,9 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
             for variant, (process, url) in others.items():
                 alt = phase(process.pid, kafka_pid, url, *single)
                 variant_ratios[variant].append(alt["cpu_us"][0] / max(1, bare["cpu_us"][0]))
-                rows.append(_row(f"ingest with publisher `{variant}`, round {round_}", alt))
+                if variant == BEFORE:
+                    against_before.append(found["cpu_us"][0] / max(1, alt["cpu_us"][0]))
+                rows.append(_row(f"{_variant_name(variant)}, round {round_}", alt))
         batched = phase(
             ingest.pid,
             kafka_pid,
@@ -242,8 +249,15 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
         for variant, found_ratios in variant_ratios.items():
             found_ratios.sort()
             rows.append(
-                f"server CPU per request, ingest with publisher `{variant}`/baseline per round (sorted): "
+                f"server CPU per request, {_variant_name(variant)}/baseline per round (sorted): "
                 f"{', '.join(f'{r:.2f}' for r in found_ratios)}; median {found_ratios[len(found_ratios) // 2]:.2f}"
+            )
+        if against_before:
+            against_before.sort()
+            rows.append(
+                f"server CPU per request, ingest/`--before` checkout per round (sorted): "
+                f"{', '.join(f'{r:.2f}' for r in against_before)}; "
+                f"median {against_before[len(against_before) // 2]:.2f}"
             )
         rows.append(
             f"throughput ratio ingest/baseline per round (sorted): {', '.join(f'{r:.2f}' for r in ratios)}; "
@@ -259,6 +273,10 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
         stop_child(ingest, 30)
         for process, _ in others.values():
             stop_child(process, 30)
+
+
+def _variant_name(variant: str) -> str:
+    return "ingest of the `--before` checkout" if variant == BEFORE else f"ingest with publisher `{variant}`"
 
 
 def _ok_post(url: str) -> bool:
@@ -283,6 +301,12 @@ def main() -> int:
         type=lambda text: [v for v in text.split(",") if v],
         default=[],
         help="also measure the ingest with these publishers (bench/ingest_server.py), e.g. send",
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="also measure `python -m ingest_api` of this checkout (e.g. `git archive` of an older commit "
+        "unpacked there) in the same rounds, as variant `before`",
     )
     parser.add_argument("--batch", type=int, default=100, help="events per batch request")
     parser.add_argument("--batch-concurrency", type=int, default=8)
