@@ -13,6 +13,11 @@ unmeasured warm-up, phases alternate baseline / ingest for ``--rounds`` (alterna
 phases keeps both sides under the same background load on a shared machine), then one batch
 phase. For every phase it reads from /proc the CPU time each process spent per request and
 the server's peak RSS. Prints a table of figures.
+
+Two bare handlers run: the one on the standard asyncio loop (the figure the target is stated
+against) and the same handler on uvloop, the ingest's default loop (``TELEMETRY_EVENT_LOOP``),
+so the table shows both the ratio to the stated baseline and the like-for-like one.
+``--before DIR`` also measures ``python -m ingest_api`` of another checkout in the same rounds.
 """
 
 from __future__ import annotations
@@ -202,23 +207,31 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     argv = [sys.executable, LOAD, "baseline", "--port", str(baseline_port), "--size", str(size)]
     baseline = spawn(argv, work / "baseline.log")
     baseline_url = f"http://127.0.0.1:{baseline_port}/api/v1/send-telemetry-data"
+    # The same bare handler on uvloop (the ingest's default loop): the like-for-like comparison.
+    uv_port = free_ports(1)[0]
+    uv_baseline = spawn([*argv[:3], "--port", str(uv_port), *argv[5:], "--loop", "uvloop"], work / "uv.log")
+    uv_url = f"http://127.0.0.1:{uv_port}/api/v1/send-telemetry-data"
     single = (form, "application/x-www-form-urlencoded", args)
     try:
         wait_until("baseline", lambda: _ok_post(baseline_url), 30, process=baseline)
+        wait_until("baseline on uvloop", lambda: _ok_post(uv_url), 30, process=uv_baseline)
         # Warm-up, not measured: the broker's JIT compiler and the producer's connections.
         run_load(ingest_url, *single, count=args.kafka_warmup, warmup=0, seconds=args.warmup_seconds)
         for variant, (_, url) in others.items():
             seconds = args.warmup_seconds if variant == BEFORE else args.warmup_seconds / 3
             run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=seconds)
-        rows, ratios, cpu_ratios = [], [], []
+        rows, ratios, cpu_ratios, uv_ratios = [], [], [], []
         variant_ratios: dict[str, list[float]] = {variant: [] for variant in others}
         against_before: list[float] = []
         for round_ in range(1, args.rounds + 1):
             bare = phase(baseline.pid, kafka_pid, baseline_url, *single)
+            uv_bare = phase(uv_baseline.pid, kafka_pid, uv_url, *single)
             found = phase(ingest.pid, kafka_pid, ingest_url, *single)
             ratios.append(found["rps"] / bare["rps"])
             cpu_ratios.append(found["cpu_us"][0] / max(1, bare["cpu_us"][0]))
-            rows += [_row(f"baseline, round {round_}", bare), _row(f"ingest, round {round_}", found)]
+            uv_ratios.append(found["cpu_us"][0] / max(1, uv_bare["cpu_us"][0]))
+            rows += [_row(f"baseline, round {round_}", bare), _row(f"baseline on uvloop, round {round_}", uv_bare)]
+            rows.append(_row(f"ingest, round {round_}", found))
             for variant, (process, url) in others.items():
                 alt = phase(process.pid, kafka_pid, url, *single)
                 variant_ratios[variant].append(alt["cpu_us"][0] / max(1, bare["cpu_us"][0]))
@@ -246,6 +259,11 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
             f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median **{cpu_ratios[len(cpu_ratios) // 2]:.2f}** "
             "(target <= 1.6)"
         )
+        uv_ratios.sort()
+        rows.append(
+            f"server CPU per request, ingest/baseline on uvloop per round (sorted): "
+            f"{', '.join(f'{r:.2f}' for r in uv_ratios)}; median {uv_ratios[len(uv_ratios) // 2]:.2f}"
+        )
         for variant, found_ratios in variant_ratios.items():
             found_ratios.sort()
             rows.append(
@@ -270,6 +288,7 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
         return rows
     finally:
         stop_child(baseline, 10)
+        stop_child(uv_baseline, 10)
         stop_child(ingest, 30)
         for process, _ in others.values():
             stop_child(process, 30)
