@@ -95,6 +95,9 @@ def start_ingest(settings: Settings, variant: str = "ingest", tree: Path = ROOT)
     """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``; ``tree``
     is the checkout it runs from (``-m`` finds the packages of the working directory first)."""
     env = child_environ(settings, os.environ)
+    if tree != ROOT:  # an older checkout refuses settings it does not have yet
+        known = (tree / "telemetry_core" / "settings.py").read_text()
+        env = {k: v for k, v in env.items() if not k.startswith("TELEMETRY_") or f"    {k[10:].lower()}:" in known}
     argv = [sys.executable, "-m", "ingest_api"] if variant in ("ingest", BEFORE) else [sys.executable, SERVER, variant]
     log_path = settings.data_dir / f"{variant}.log"
     process = spawn(argv, log_path, env=env, cwd=tree)
