@@ -3,6 +3,7 @@
     python bench/ingest_server.py send      # aiokafka's ``send`` per record, no flusher
     python bench/ingest_server.py keyed     # the flusher, every record partitioned by its key
     python bench/ingest_server.py flusher   # what ``python -m ingest_api`` runs
+    python bench/ingest_server.py asyncio   # the same on the standard asyncio loop (TELEMETRY_EVENT_LOOP)
 
 Same settings (environment), app, access log and shutdown as ``python -m ingest_api``; only the
 publisher differs. ``send`` is the question the flusher must answer: does coalescing concurrent
@@ -14,6 +15,7 @@ ingest as before it, every record placed by aiokafka's partitioner over its key.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -95,9 +97,11 @@ def build(variant: str) -> serving.Factory:
 
 def main() -> int:
     variant = sys.argv[1] if len(sys.argv) > 1 else "flusher"
-    if variant not in ("send", "keyed", "flusher"):
-        print("usage: ingest_server.py send|keyed|flusher", file=sys.stderr)
+    if variant not in ("send", "keyed", "flusher", "asyncio"):
+        print("usage: ingest_server.py send|keyed|flusher|asyncio", file=sys.stderr)
         return 2
+    if variant == "asyncio":
+        os.environ["TELEMETRY_EVENT_LOOP"], variant = "asyncio", "flusher"
     return serving.run(
         f"bench-ingest-{variant}",
         build(variant),
