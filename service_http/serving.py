@@ -6,7 +6,7 @@ Kafka or ClickHouse is unreachable: it connects in the background and answers 50
 ``/readyz`` names what is missing) until it can serve. SIGTERM or SIGINT: the listener
 closes, running requests get ``shutdown_timeout_s``, the clients stop.
 
-Event loop: uvloop unless ``TELEMETRY_EVENT_LOOP=asyncio`` (bench/RESULTS.ingest.md: 4-10% less
+Event loop: uvloop unless ``TELEMETRY_EVENT_LOOP=asyncio`` (bench/RESULTS.ingest.md: 2-10% less
 CPU per ingest request with Kafka, about 30% less for the HTTP side alone; the services use
 nothing loop-specific, so either runs them).
 
