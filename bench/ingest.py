@@ -13,6 +13,11 @@ unmeasured warm-up, phases alternate baseline / ingest for ``--rounds`` (alterna
 phases keeps both sides under the same background load on a shared machine), then one batch
 phase. For every phase it reads from /proc the CPU time each process spent per request and
 the server's peak RSS. Prints a table of figures.
+
+Two bare handlers run: the one on the standard asyncio loop (the figure the target is stated
+against) and the same handler on uvloop, the ingest's default loop (``TELEMETRY_EVENT_LOOP``),
+so the table shows both the ratio to the stated baseline and the like-for-like one.
+``--before DIR`` also measures ``python -m ingest_api`` of another checkout in the same rounds.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ LOAD = str(ROOT / "bench" / "ingest_load.py")
 SERVER = str(ROOT / "bench" / "ingest_server.py")
 SECRET = "bench-send-key"
 SEND = "/api/v1/send-telemetry-data"
+BEFORE = "before"  # the variant that runs ``python -m ingest_api`` of the ``--before`` checkout
 EVENT = {
     "data_type": "numeric-single-value",
     "numeric_data_single_value": "50",
@@ -85,12 +91,16 @@ async def prepare_kafka(settings: Settings) -> None:
     await write_records(settings, [encode_entity(e) for e in entities])
 
 
-def start_ingest(settings: Settings, variant: str = "ingest") -> subprocess.Popen[bytes]:
-    """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``."""
+def start_ingest(settings: Settings, variant: str = "ingest", tree: Path = ROOT) -> subprocess.Popen[bytes]:
+    """``python -m ingest_api`` (variant ``ingest``) or bench/ingest_server.py ``variant``; ``tree``
+    is the checkout it runs from (``-m`` finds the packages of the working directory first)."""
     env = child_environ(settings, os.environ)
-    argv = [sys.executable, "-m", "ingest_api"] if variant == "ingest" else [sys.executable, SERVER, variant]
+    if tree != ROOT:  # an older checkout refuses settings it does not have yet
+        known = (tree / "telemetry_core" / "settings.py").read_text()
+        env = {k: v for k, v in env.items() if not k.startswith("TELEMETRY_") or f"    {k[10:].lower()}:" in known}
+    argv = [sys.executable, "-m", "ingest_api"] if variant in ("ingest", BEFORE) else [sys.executable, SERVER, variant]
     log_path = settings.data_dir / f"{variant}.log"
-    process = spawn(argv, log_path, env=env, cwd=ROOT)
+    process = spawn(argv, log_path, env=env, cwd=tree)
     url = f"http://127.0.0.1:{settings.ingest_port}/readyz"
     wait_until(variant, lambda: _ok(url), 90, process=process, log_path=log_path)
     return process
@@ -191,33 +201,46 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     ingest_url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     ingest = start_ingest(settings)
     others = {}  # variant -> (process, url): the same service with another publisher
-    for variant in args.variants:
+    for variant in args.variants + ([BEFORE] if args.before else []):
         other = dataclasses.replace(settings, ingest_port=free_ports(1)[0])
-        others[variant] = (start_ingest(other, variant), f"http://127.0.0.1:{other.ingest_port}{SEND}")
+        tree = Path(args.before) if variant == BEFORE else ROOT
+        others[variant] = (start_ingest(other, variant, tree), f"http://127.0.0.1:{other.ingest_port}{SEND}")
     baseline_port = free_ports(1)[0]
     size = answer_size(ingest_url, form.read_bytes())
     argv = [sys.executable, LOAD, "baseline", "--port", str(baseline_port), "--size", str(size)]
     baseline = spawn(argv, work / "baseline.log")
     baseline_url = f"http://127.0.0.1:{baseline_port}/api/v1/send-telemetry-data"
+    # The same bare handler on uvloop (the ingest's default loop): the like-for-like comparison.
+    uv_port = free_ports(1)[0]
+    uv_baseline = spawn([*argv[:3], "--port", str(uv_port), *argv[5:], "--loop", "uvloop"], work / "uv.log")
+    uv_url = f"http://127.0.0.1:{uv_port}/api/v1/send-telemetry-data"
     single = (form, "application/x-www-form-urlencoded", args)
     try:
         wait_until("baseline", lambda: _ok_post(baseline_url), 30, process=baseline)
+        wait_until("baseline on uvloop", lambda: _ok_post(uv_url), 30, process=uv_baseline)
         # Warm-up, not measured: the broker's JIT compiler and the producer's connections.
         run_load(ingest_url, *single, count=args.kafka_warmup, warmup=0, seconds=args.warmup_seconds)
-        for _, url in others.values():
-            run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=args.warmup_seconds / 3)
-        rows, ratios, cpu_ratios = [], [], []
+        for variant, (_, url) in others.items():
+            seconds = args.warmup_seconds if variant == BEFORE else args.warmup_seconds / 3
+            run_load(url, *single, count=args.kafka_warmup // 4, warmup=0, seconds=seconds)
+        rows, ratios, cpu_ratios, uv_ratios = [], [], [], []
         variant_ratios: dict[str, list[float]] = {variant: [] for variant in others}
+        against_before: list[float] = []
         for round_ in range(1, args.rounds + 1):
             bare = phase(baseline.pid, kafka_pid, baseline_url, *single)
+            uv_bare = phase(uv_baseline.pid, kafka_pid, uv_url, *single)
             found = phase(ingest.pid, kafka_pid, ingest_url, *single)
             ratios.append(found["rps"] / bare["rps"])
             cpu_ratios.append(found["cpu_us"][0] / max(1, bare["cpu_us"][0]))
-            rows += [_row(f"baseline, round {round_}", bare), _row(f"ingest, round {round_}", found)]
+            uv_ratios.append(found["cpu_us"][0] / max(1, uv_bare["cpu_us"][0]))
+            rows += [_row(f"baseline, round {round_}", bare), _row(f"baseline on uvloop, round {round_}", uv_bare)]
+            rows.append(_row(f"ingest, round {round_}", found))
             for variant, (process, url) in others.items():
                 alt = phase(process.pid, kafka_pid, url, *single)
                 variant_ratios[variant].append(alt["cpu_us"][0] / max(1, bare["cpu_us"][0]))
-                rows.append(_row(f"ingest with publisher `{variant}`, round {round_}", alt))
+                if variant == BEFORE:
+                    against_before.append(found["cpu_us"][0] / max(1, alt["cpu_us"][0]))
+                rows.append(_row(f"{_variant_name(variant)}, round {round_}", alt))
         batched = phase(
             ingest.pid,
             kafka_pid,
@@ -239,11 +262,23 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
             f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median **{cpu_ratios[len(cpu_ratios) // 2]:.2f}** "
             "(target <= 1.6)"
         )
+        uv_ratios.sort()
+        rows.append(
+            f"server CPU per request, ingest/baseline on uvloop per round (sorted): "
+            f"{', '.join(f'{r:.2f}' for r in uv_ratios)}; median {uv_ratios[len(uv_ratios) // 2]:.2f}"
+        )
         for variant, found_ratios in variant_ratios.items():
             found_ratios.sort()
             rows.append(
-                f"server CPU per request, ingest with publisher `{variant}`/baseline per round (sorted): "
+                f"server CPU per request, {_variant_name(variant)}/baseline per round (sorted): "
                 f"{', '.join(f'{r:.2f}' for r in found_ratios)}; median {found_ratios[len(found_ratios) // 2]:.2f}"
+            )
+        if against_before:
+            against_before.sort()
+            rows.append(
+                f"server CPU per request, ingest/`--before` checkout per round (sorted): "
+                f"{', '.join(f'{r:.2f}' for r in against_before)}; "
+                f"median {against_before[len(against_before) // 2]:.2f}"
             )
         rows.append(
             f"throughput ratio ingest/baseline per round (sorted): {', '.join(f'{r:.2f}' for r in ratios)}; "
@@ -256,9 +291,14 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
         return rows
     finally:
         stop_child(baseline, 10)
+        stop_child(uv_baseline, 10)
         stop_child(ingest, 30)
         for process, _ in others.values():
             stop_child(process, 30)
+
+
+def _variant_name(variant: str) -> str:
+    return "ingest of the `--before` checkout" if variant == BEFORE else f"ingest with publisher `{variant}`"
 
 
 def _ok_post(url: str) -> bool:
@@ -283,6 +323,12 @@ def main() -> int:
         type=lambda text: [v for v in text.split(",") if v],
         default=[],
         help="also measure the ingest with these publishers (bench/ingest_server.py), e.g. send",
+    )
+    parser.add_argument(
+        "--before",
+        default="",
+        help="also measure `python -m ingest_api` of this checkout (e.g. `git archive` of an older commit "
+        "unpacked there) in the same rounds, as variant `before`",
     )
     parser.add_argument("--batch", type=int, default=100, help="events per batch request")
     parser.add_argument("--batch-concurrency", type=int, default=8)

@@ -1,6 +1,6 @@
 """Processes of the ingest benchmark: the bare-aiohttp baseline server and the load generator.
 
-    python bench/ingest_load.py baseline --port 8099 --size 560
+    python bench/ingest_load.py baseline --port 8099 --size 560 [--loop uvloop]
     python bench/ingest_load.py load --url http://127.0.0.1:8080/api/v1/send-telemetry-data \
         --body-file body.bin --content-type application/x-www-form-urlencoded --concurrency 64 --count 20000
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import uvloop
 from aiohttp import web
 
 
@@ -93,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     baseline = sub.add_parser("baseline")
     baseline.add_argument("--port", type=int, required=True)
     baseline.add_argument("--size", type=int, required=True)
+    baseline.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="its event loop")
     load = sub.add_parser("load")
     load.add_argument("--url", required=True)
     load.add_argument("--body-file", required=True)
@@ -107,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
 def main() -> int:
     args = _parser().parse_args()
     if args.command == "baseline":
-        web.run_app(baseline_app(args.size), host="127.0.0.1", port=args.port, access_log=None, print=None)
+        loop = uvloop.new_event_loop() if args.loop == "uvloop" else None
+        web.run_app(baseline_app(args.size), host="127.0.0.1", port=args.port, access_log=None, print=None, loop=loop)
         return 0
     print(json.dumps(asyncio.run(run_load(args))))
     return 0

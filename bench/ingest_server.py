@@ -3,6 +3,8 @@
     python bench/ingest_server.py send      # aiokafka's ``send`` per record, no flusher
     python bench/ingest_server.py keyed     # the flusher, every record partitioned by its key
     python bench/ingest_server.py flusher   # what ``python -m ingest_api`` runs
+    python bench/ingest_server.py asyncio   # the same on the standard asyncio loop (TELEMETRY_EVENT_LOOP)
+    python bench/ingest_server.py instant   # a publisher that acknowledges at once: the ingest without Kafka
 
 Same settings (environment), app, access log and shutdown as ``python -m ingest_api``; only the
 publisher differs. ``send`` is the question the flusher must answer: does coalescing concurrent
@@ -14,6 +16,7 @@ ingest as before it, every record placed by aiokafka's partitioner over its key.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 
@@ -76,10 +79,31 @@ class Keyed(RecordFlusher):
         await super().publish([r._replace(partition=None) if r.partition == ANY_PARTITION else r for r in records])
 
 
+class Instant:
+    """Acknowledges every publish at once (nothing is sent): what the ingest costs without the Kafka path."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def readiness(self) -> str | None:
+        return None
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        return None
+
+    async def partition_count(self, topic: str) -> int:
+        return 1
+
+
 def build(variant: str) -> serving.Factory:
     def factory(settings: Settings, signer: Signer) -> web.Application:
         publisher: Publisher
-        if variant == "send":
+        if variant == "instant":
+            publisher = Instant()
+        elif variant == "send":
             publisher = SendPerRecord(settings)
         elif variant == "keyed":
             kafka = ingest_publisher(settings)._publisher
@@ -95,9 +119,11 @@ def build(variant: str) -> serving.Factory:
 
 def main() -> int:
     variant = sys.argv[1] if len(sys.argv) > 1 else "flusher"
-    if variant not in ("send", "keyed", "flusher"):
-        print("usage: ingest_server.py send|keyed|flusher", file=sys.stderr)
+    if variant not in ("send", "keyed", "flusher", "asyncio", "instant"):
+        print("usage: ingest_server.py send|keyed|flusher|asyncio|instant", file=sys.stderr)
         return 2
+    if variant == "asyncio":
+        os.environ["TELEMETRY_EVENT_LOOP"], variant = "asyncio", "flusher"
     return serving.run(
         f"bench-ingest-{variant}",
         build(variant),

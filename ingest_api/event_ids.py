@@ -57,8 +57,12 @@ class UuidV7:
 
     Ids from one generator are strictly increasing: within a millisecond the 12-bit
     ``rand_a`` field is a counter (started at a random value with room to grow), and when
-    the clock stands still or steps back the last timestamp is reused.
+    the clock stands still or steps back the last timestamp is reused. The random bits are
+    drawn ``POOL_IDS`` ids at a time (one ``getrandom`` call instead of one per id); the ids
+    are not secrets (every client is told its own), only unpredictable enough not to collide.
     """
+
+    POOL_IDS = 256
 
     def __init__(
         self,
@@ -69,10 +73,16 @@ class UuidV7:
         self._random_bytes = random_bytes
         self._last_ms = -1
         self._counter = 0
+        self._pool = b""
+        self._at = 0
 
     def __call__(self) -> str:
         now = self._clock_ms()
-        noise = int.from_bytes(self._random_bytes(10), "big")
+        at = self._at
+        if at + 10 > len(self._pool):
+            self._pool, at = self._random_bytes(10 * self.POOL_IDS), 0
+        noise = int.from_bytes(self._pool[at : at + 10], "big")
+        self._at = at + 10
         if now > self._last_ms:
             self._last_ms = now
             self._counter = noise >> 69  # 11 random bits: at least 2048 more ids this millisecond
@@ -83,5 +93,5 @@ class UuidV7:
                 self._counter = 0
         rand_b = noise & ((1 << 62) - 1)
         value = (self._last_ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | self._counter << 64 | 0b10 << 62 | rand_b
-        text = f"{value:032x}"
+        text = value.to_bytes(16, "big").hex()
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

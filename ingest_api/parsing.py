@@ -74,18 +74,25 @@ def parse_form(body: bytes) -> Fields:
     """
     try:
         if b"%" in body or b"+" in body:
-            pairs = [(_unquote(name), _unquote(value)) for name, _, value in _pairs(body)]
-        else:
-            pairs = [(name.decode("utf-8"), value.decode("utf-8")) for name, _, value in _pairs(body)]
+            return {_unquote(name): _unquote(value) for name, _, value in _pairs(body)}
+        # Nothing to unquote: decode once and split the text ('&' and '=' never occur inside a
+        # UTF-8 sequence, so this is the same as decoding each name and value).
+        text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise BodyError("the form body is not valid UTF-8") from None
-    return dict(pairs)
+    pairs = [pair.partition("=") for pair in text.split("&") if pair]
+    if len(pairs) > MAX_FIELDS:
+        raise BodyError(_TOO_MANY_FORM_FIELDS)
+    return {name: value for name, _, value in pairs}
+
+
+_TOO_MANY_FORM_FIELDS = f"the form body has more than {MAX_FIELDS} fields"
 
 
 def _pairs(body: bytes) -> list[tuple[bytes, bytes, bytes]]:
     pairs = [pair.partition(b"=") for pair in body.split(b"&") if pair]
     if len(pairs) > MAX_FIELDS:
-        raise BodyError(f"the form body has more than {MAX_FIELDS} fields")
+        raise BodyError(_TOO_MANY_FORM_FIELDS)
     return pairs
 
 

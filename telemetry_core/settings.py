@@ -17,6 +17,7 @@ from typing import Any
 
 PREFIX = "TELEMETRY_"
 LOCAL_TOPOLOGIES = ("single", "cluster")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,10 @@ class Settings:
         metadata=_doc("what telemetry-local starts: single (one of each) or cluster (see docs/operations.md)"),
     )
     log_level: str = field(default="INFO", metadata=_doc("Python logging level"))
+    event_loop: str = field(
+        default="uvloop",
+        metadata=_doc("event loop of the ingest and query services: uvloop or asyncio (the standard library's)"),
+    )
     demo_events: int = field(
         default=600,
         metadata=_doc("sample events telemetry-local sends once per data folder, for the dashboard (0: none)"),
@@ -171,6 +176,8 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}LOG_LEVEL must be a logging level (DEBUG, INFO, WARNING, ...), got {self.log_level!r}"
             )
+        if self.event_loop not in EVENT_LOOPS:
+            raise SettingsError(f"{PREFIX}EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}")
         if self.local_topology not in LOCAL_TOPOLOGIES:
             raise SettingsError(
                 f"{PREFIX}LOCAL_TOPOLOGY must be one of {', '.join(LOCAL_TOPOLOGIES)}, got {self.local_topology!r}"

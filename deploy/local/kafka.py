@@ -84,8 +84,13 @@ def render_server_properties(
 
 
 def new_cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding, never starting with
+    ``-`` (``kafka-storage format -t -abc...`` reads it as an option and fails, 1 start in 64;
+    Kafka's own ``Uuid.randomUuid`` skips those ids too)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 def log4j_config() -> Path:

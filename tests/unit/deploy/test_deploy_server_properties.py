@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import base64
+import uuid
 from pathlib import Path
 
+import pytest
+
+from deploy.local import kafka
 from deploy.local.kafka import new_cluster_id, render_server_properties
 
 
@@ -35,6 +39,14 @@ def test_cluster_id_is_16_random_bytes_in_url_safe_base64() -> None:
     assert first != second
     assert len(first) == 22 and "=" not in first
     assert len(base64.urlsafe_b64decode(first + "==")) == 16
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``kafka-storage format -t <id>`` would read such an id as an option."""
+    dash_first = uuid.UUID(bytes=base64.urlsafe_b64decode("-" + "A" * 21 + "=="))
+    ids = iter([dash_first, uuid.UUID(int=1)])
+    monkeypatch.setattr(kafka.uuid, "uuid4", lambda: next(ids))
+    assert new_cluster_id() == base64.urlsafe_b64encode(uuid.UUID(int=1).bytes).decode().rstrip("=")
 
 
 def test_a_cluster_node_has_a_static_quorum_and_replicates_everything_three_times() -> None:

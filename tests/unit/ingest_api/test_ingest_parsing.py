@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ingest_api.parsing import (
     MAX_DEPTH,
@@ -12,6 +15,7 @@ from ingest_api.parsing import (
     count_fields,
     parse_batch,
     parse_event,
+    parse_form,
 )
 
 FORM = "application/x-www-form-urlencoded"
@@ -20,6 +24,27 @@ JSON = "application/json"
 
 def test_form_keeps_blank_values_and_the_last_of_repeated_names() -> None:
     assert parse_event(FORM, b"a=1&b=&a=2&c=%C3%A9+x") == {"a": "2", "b": "", "c": "é x"}
+
+
+_FORM_TEXT = st.text(alphabet=st.sampled_from("ab=&%+é\u00ff\u4e16 0"), max_size=30)
+
+
+@given(_FORM_TEXT)
+def test_form_reads_as_parse_qsl_with_blank_values(text: str) -> None:
+    body = text.encode()
+    try:
+        expected = dict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
+    except UnicodeDecodeError:
+        with pytest.raises(BodyError, match="UTF-8"):
+            parse_form(body)
+        return
+    assert parse_form(body) == expected
+
+
+def test_form_that_is_not_utf8_is_malformed() -> None:
+    for body in (b"a=\xff", b"a=%FF", b"\xc3=1"):
+        with pytest.raises(BodyError, match="not valid UTF-8"):
+            parse_form(body)
 
 
 def test_json_object_keeps_scalars_verbatim() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -9,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvloop
 from aiohttp import web
+from aiohttp.web_runner import GracefulExit
 
 from service_http import serving
 from telemetry_core.settings import Settings
@@ -65,3 +68,31 @@ def test_a_port_that_cannot_be_bound_is_exit_2(capsys: pytest.CaptureFixture[str
         taken.listen()
         assert _run(taken.getsockname()[1]) == 2
     assert "cannot listen on 127.0.0.1:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["uvloop", "asyncio"])
+def test_the_service_runs_on_the_configured_event_loop(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    monkeypatch.setenv("TELEMETRY_EVENT_LOOP", kind)
+    seen: list[asyncio.AbstractEventLoop] = []
+
+    def factory(settings: Settings, signer: Signer) -> web.Application:
+        app = web.Application()
+
+        async def started(app: web.Application) -> None:
+            seen.append(asyncio.get_running_loop())
+            raise GracefulExit  # what SIGTERM raises: a clean stop
+
+        app.on_startup.append(started)
+        return app
+
+    assert serving.run("telemetry-test", factory, lambda s: ("127.0.0.1", 0), shutdown_timeout_s=1.0) == 0
+    assert isinstance(seen[0], uvloop.Loop) == (kind == "uvloop")
+
+
+def test_the_default_event_loop_is_uvloop() -> None:
+    assert Settings().event_loop == "uvloop"
+    loop = serving.new_event_loop("uvloop")
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()

@@ -43,6 +43,7 @@ def test_values_are_parsed_by_type() -> None:
         ({"TELEMETRY_SIGNING_KEY_BITS": "1024"}, "TELEMETRY_SIGNING_KEY_BITS"),
         ({"TELEMETRY_INGEST_PROT": "1"}, "TELEMETRY_INGEST_PROT"),
         ({"TELEMETRY_LOG_LEVEL": "loud"}, "TELEMETRY_LOG_LEVEL"),
+        ({"TELEMETRY_EVENT_LOOP": "trio"}, "TELEMETRY_EVENT_LOOP"),
     ],
 )
 def test_bad_values_fail_naming_the_variable(env: dict[str, str], named: str) -> None:
