@@ -62,6 +62,8 @@ def start_clickhouse(data_dir: Path) -> tuple[str, Any]:
         return given, None
     (port,) = free_ports(1)
     root = data_dir / "clickhouse"
+    # A ``ready`` left by an earlier run would pass the wait below before the new server removes it.
+    (root / "ready").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "deploy.local.clickhouse_server", "--root", str(root), "--http-port", str(port)]
     process = spawn(argv, data_dir / "clickhouse.log", cwd=ROOT)
     _wait(lambda: (root / "ready").exists(), 90, "ClickHouse", process)
