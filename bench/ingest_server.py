@@ -42,6 +42,9 @@ from telemetry_core.reference_feed import ReferenceFeed
 from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from publisher_fakes import AcknowledgingPublisher  # the test fakes
+
 
 class SendPerRecord(KafkaPublisher):
     """``KafkaPublisher`` with aiokafka's ``send`` per record and an ``asyncio.timeout`` per call."""
@@ -79,30 +82,11 @@ class Keyed(RecordFlusher):
         await super().publish([r._replace(partition=None) if r.partition == ANY_PARTITION else r for r in records])
 
 
-class Instant:
-    """Acknowledges every publish at once (nothing is sent): what the ingest costs without the Kafka path."""
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
-
-    def readiness(self) -> str | None:
-        return None
-
-    async def publish(self, records: Sequence[OutRecord]) -> None:
-        return None
-
-    async def partition_count(self, topic: str) -> int:
-        return 1
-
-
 def build(variant: str) -> serving.Factory:
     def factory(settings: Settings, signer: Signer) -> web.Application:
         publisher: Publisher
         if variant == "instant":
-            publisher = Instant()
+            publisher = AcknowledgingPublisher()
         elif variant == "send":
             publisher = SendPerRecord(settings)
         elif variant == "keyed":

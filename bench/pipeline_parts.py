@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.local.environment import child_environ
 from deploy.local.ports import free_ports
@@ -352,9 +353,13 @@ def _sink_inserts(settings: Settings) -> tuple[float, float]:
     url = f"http://127.0.0.1:{settings.sink_metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as answer:
         text = answer.read().decode()
-    pattern = r"^telemetry_sink_insert_seconds_(sum|count) (\S+)$"
-    sums = {m.group(1): float(m.group(2)) for m in re.finditer(pattern, text, re.M)}
-    return sums.get("sum", 0.0), sums.get("count", 0.0)
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "telemetry_sink_insert_seconds"
+        for sample in family.samples
+    }
+    return found.get("telemetry_sink_insert_seconds_sum", 0.0), found.get("telemetry_sink_insert_seconds_count", 0.0)
 
 
 async def isolated_runs(settings: Settings, work: Path, count_: int) -> dict[str, float]:

@@ -47,7 +47,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def serve(service: str, bits: int, port: int, data_dir: str) -> None:
     """Run one service with in-memory stand-ins for Kafka / ClickHouse (the child process)."""
-    from collections.abc import Sequence
 
     from aiohttp import web
 
@@ -62,34 +61,18 @@ def serve(service: str, bits: int, port: int, data_dir: str) -> None:
     store.put(Product("acme", "1", "App", frozenset({"1.0.1"})))
     store.put(License("acme", EVENT["license_key"], "1", activations=frozenset({EVENT["activation_identifier"]})))
     signer = load_or_create_signer(settings)
+    from fixed_reference import FixedReference
+
     if service == "ingest":
-        from fixed_reference import FixedReference
+        from publisher_fakes import AcknowledgingPublisher
 
         from ingest_api.app import create_app
 
-        class Acknowledging:
-            """A publisher that acknowledges everything at once (signing is measured, not Kafka)."""
-
-            async def start(self) -> None:
-                return None
-
-            async def stop(self) -> None:
-                return None
-
-            def readiness(self) -> str | None:
-                return None
-
-            async def publish(self, records: Sequence[Any]) -> None:
-                return None
-
-            async def partition_count(self, topic: str) -> int:
-                return 1
-
-        app = create_app(settings, publisher=Acknowledging(), reference=FixedReference(store), signer=signer)
+        app = create_app(settings, publisher=AcknowledgingPublisher(), reference=FixedReference(store), signer=signer)
     else:
         from query_api.app import create_app as create_query_app
 
-        app = create_query_app(settings, storage=PageStore(), reference=store, signer=signer)
+        app = create_query_app(settings, storage=PageStore(), reference=FixedReference(store), signer=signer)
     web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
 
 

@@ -149,3 +149,23 @@ class FakeProducer:
     def _ack(self, future: asyncio.Future[object], topic: str, partition: int, batch: FakeBatch) -> None:
         self.sent += [(topic, partition, key, value) for key, value in batch.records]
         future.set_result(None)
+
+
+class AcknowledgingPublisher:
+    """Acknowledges every publish at once and keeps nothing: what a service costs without the
+    Kafka path (bench/ingest_server.py ``instant``, bench/signing.py)."""
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def readiness(self) -> str | None:
+        return None
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        return None
+
+    async def partition_count(self, topic: str) -> int:
+        return 1

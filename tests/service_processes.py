@@ -57,7 +57,7 @@ def running_services(environment: dict[str, str], log_dir: Path) -> Iterator[dic
         for name in urls
     }
     try:
-        asyncio.run(_wait_ready(urls, processes))
+        asyncio.run(wait_ready(urls, processes))
         yield urls
     finally:
         for process in processes.values():
@@ -72,7 +72,8 @@ def running_services(environment: dict[str, str], log_dir: Path) -> Iterator[dic
                     process.wait()
 
 
-async def _wait_ready(urls: dict[str, str], processes: dict[str, subprocess.Popen[bytes]]) -> None:
+async def wait_ready(urls: dict[str, str], processes: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Until each service (name -> base URL) answers 200 on ``/readyz``; fails if one exits or 60 s pass."""
     async with aiohttp.ClientSession() as session:
         for name, url in urls.items():
             for _ in range(300):

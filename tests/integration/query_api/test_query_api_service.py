@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from service_processes import service_environment, wait_ready
 
 from deploy.local.ports import free_ports
 from telemetry_core.admin.topic_io import write_records
@@ -19,31 +19,9 @@ from telemetry_core.reference import ApiKey, encode_entity, hash_key
 from telemetry_core.settings import Settings
 
 
-def _environment(settings: Settings, port: int, data_dir: Path) -> dict[str, str]:
-    inherited = {name: value for name, value in os.environ.items() if not name.startswith("TELEMETRY_")}
-    return {
-        **inherited,
-        "TELEMETRY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "TELEMETRY_CLICKHOUSE_URL": settings.clickhouse_url,
-        "TELEMETRY_CLICKHOUSE_USER": settings.clickhouse_user,
-        "TELEMETRY_CLICKHOUSE_PASSWORD": settings.clickhouse_password,
-        "TELEMETRY_CLICKHOUSE_DATABASE": settings.clickhouse_database,
-        "TELEMETRY_QUERY_PORT": str(port),
-        "TELEMETRY_DATA_DIR": str(data_dir),
-    }
-
-
-async def _wait_ready(session: aiohttp.ClientSession, url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        assert process.poll() is None, "the service exited during start-up"
-        try:
-            async with session.get(url + "/readyz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise AssertionError("the service did not become ready within 60 s")
+def _environment(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """The shared service environment, at INFO (the tests read the access log)."""
+    return service_environment(settings, data_dir, TELEMETRY_LOG_LEVEL="INFO")
 
 
 async def test_service_reads_keys_from_kafka_and_stops_cleanly(
@@ -54,17 +32,17 @@ async def test_service_reads_keys_from_kafka_and_stops_cleanly(
     key = ApiKey(f"key-{tenant}", tenant, hash_key(secret), frozenset({"telemetry:read"}))
     await write_records(fresh_settings, [encode_entity(key)])
     write([make_event(1, tenant=tenant), make_event(2, tenant=tenant)])
-    (port,) = free_ports(1)
+    environment = _environment(fresh_settings, tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-m", "query_api"],
-        env=_environment(fresh_settings, port, tmp_path),
+        env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{environment['TELEMETRY_QUERY_PORT']}"
+        await wait_ready({"query": url}, {"query": process})
         async with aiohttp.ClientSession() as session:
-            await _wait_ready(session, url, process)
             params = {"data_type": "numeric-single-value", "data_group": "g1"}
             headers = {"Authorization": f"Bearer {secret}"}
             async with session.get(url + "/api/v1/get-telemetry-data", params=params, headers=headers) as response:
@@ -86,9 +64,9 @@ async def test_service_starts_without_kafka_or_clickhouse_and_answers_503(
     fresh_settings: Settings, tmp_path: Path
 ) -> None:
     """The ingest's start-up policy: no exit while a dependency is away; 503 naming it until it is back."""
-    dead_kafka, dead_clickhouse, port = free_ports(3)
+    dead_kafka, dead_clickhouse = free_ports(2)
     environment = {
-        **_environment(fresh_settings, port, tmp_path),
+        **_environment(fresh_settings, tmp_path),
         "TELEMETRY_KAFKA_BOOTSTRAP": f"127.0.0.1:{dead_kafka}",
         "TELEMETRY_CLICKHOUSE_URL": f"http://127.0.0.1:{dead_clickhouse}",
     }
@@ -96,7 +74,7 @@ async def test_service_starts_without_kafka_or_clickhouse_and_answers_503(
         [sys.executable, "-m", "query_api"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{environment['TELEMETRY_QUERY_PORT']}"
         async with aiohttp.ClientSession() as session:
             for _ in range(150):
                 assert process.poll() is None, "the service exited instead of waiting for its dependencies"
