@@ -141,15 +141,13 @@ class AnswerMiddleware:
             return
         logged = self._profile.logged_params
         self._access_log.record(
-            {
-                "method": request.method,
-                "path": request.path,
-                "params": sorted({name for name in request.query if name in logged}) if logged else [],
-                "status": response.status,
-                "code": code,
-                "latency_ms": round(seconds * 1000, 3),
-                "event_id": response.get(EVENT_ID),
-                "api_key_id": request.get(API_KEY_ID),
-                "client_ip": ip,
-            },
+            request.method,
+            request.path,
+            sorted({name for name in request.query if name in logged}) if logged else [],
+            response.status,
+            code,
+            round(seconds * 1000, 3),
+            response.get(EVENT_ID),
+            request.get(API_KEY_ID),
+            ip,
         )
