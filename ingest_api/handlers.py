@@ -180,7 +180,9 @@ class SendHandlers:
     async def _publish(self, key: ApiKey, records: list[OutRecord], answer_codes: list[int]) -> None:
         """Within the key's rate limit (429 beyond it, ``ingest_api.limits``), wait for Kafka's
         acknowledgement; 503 (or 413 for an oversized record) otherwise."""
-        await self._limits.admit(key, len(records))
+        refused = self._limits.take(key, len(records))
+        if refused is not None:
+            await self._limits.refuse(key, len(records), refused)
         metrics, started = self._metrics, perf_counter()
         try:
             await self._publisher.publish(records)

@@ -1,6 +1,6 @@
 """The ingest's per-key rate limits: ``telemetry_core.ratelimit`` buckets turned into refusals.
 
-``admit`` runs after authentication and validation, just before publishing: a request that
+``take`` runs after authentication and validation, just before publishing: a request that
 is refused for another reason takes no tokens, and a request refused here publishes nothing.
 ``give_back`` returns the tokens of an admitted request that Kafka did not acknowledge, so
 a 503 does not count against the key. The limit is read from the key record on every
@@ -20,10 +20,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 from service_http.answers import Refusal
 from telemetry_core import codes
-from telemetry_core.ratelimit import RateLimiter
+from telemetry_core.ratelimit import Decision, RateLimiter
 from telemetry_core.reference import ApiKey
 from telemetry_core.settings import Settings
 
@@ -33,11 +34,14 @@ class KeyLimits:
         self._limiter = RateLimiter(clock, shares=settings.ingest_processes)
         self._delay_s = settings.rate_limit_delay_s
 
-    async def admit(self, key: ApiKey, events: int) -> None:
-        """Take ``events`` tokens of ``key``'s bucket, or raise 429 (or 413 for a batch over the burst)."""
+    def take(self, key: ApiKey, events: int) -> Decision | None:
+        """Take ``events`` tokens of ``key``'s bucket: None when admitted, else what ``refuse`` needs
+        (a plain call: an admitted request, the common case, costs no coroutine)."""
         decision = self._limiter.take(key.id, key.rate_limit, events)
-        if decision.admitted:
-            return
+        return None if decision.admitted else decision
+
+    async def refuse(self, key: ApiKey, events: int, decision: Decision) -> NoReturn:
+        """Raise 429 (or 413 for a batch over the burst) after the refusal delay."""
         if self._delay_s > 0:
             await asyncio.sleep(min(self._delay_s, decision.retry_after_s))
         limit = key.rate_limit

@@ -10,6 +10,12 @@ Event loop: uvloop unless ``TELEMETRY_EVENT_LOOP=asyncio`` (bench/RESULTS.ingest
 CPU per ingest request with Kafka, about 30% less for the HTTP side alone; the services use
 nothing loop-specific, so either runs them).
 
+Garbage collector: ``GC_THRESHOLDS`` instead of Python's (700, 10, 10): the first generation
+is collected every 20,000 container objects, the older ones 50 and 100 passes apart. With 64
+requests in flight, ~700 objects are always young and alive, so each default pass scans them
+only to promote them, and they die in the next generation soon after (bench/RESULTS.ingest.md:
+less CPU per ingest request in every round measured). Cyclic garbage still goes, a little later.
+
 Exit codes: 0 after a clean shutdown; 2 for a configuration problem (a ``TELEMETRY_*``
 variable, an unreadable or invalid signing key, a port that cannot be bound), with one line
 on stderr naming it.
@@ -18,6 +24,7 @@ on stderr naming it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -32,6 +39,7 @@ from telemetry_core.signing import Signer, SigningKeyError, load_or_create_signe
 
 log = logging.getLogger(__name__)
 
+GC_THRESHOLDS = (20_000, 50, 100)
 EXIT_OK = 0
 EXIT_CONFIGURATION = 2
 
@@ -55,6 +63,7 @@ def run(
     reuse_port: Callable[[Settings], bool] = lambda _: False,
 ) -> int:
     """Serve ``factory``'s app on ``address(settings)`` until SIGTERM/SIGINT; the exit code."""
+    tune_collector()
     try:
         settings = Settings.from_env(os.environ)
         configure_logging(settings)
@@ -71,6 +80,11 @@ def run(
         return EXIT_CONFIGURATION
     log.info("%s stopped", command)
     return EXIT_OK
+
+
+def tune_collector() -> None:
+    """The collector's thresholds for a service (``GC_THRESHOLDS``, see the module docstring)."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:

@@ -155,10 +155,12 @@ async def test_access_log_is_one_json_line_per_request_without_secrets(
 async def test_access_lines_are_written_within_the_flush_interval() -> None:
     stream = io.StringIO()
     access = AccessLog("ingest", stream, enabled=True)
-    access.record({"path": "/x"})
+    access.record("POST", "/x", [], 200, 830, 1.5, "evt-1", "send", "127.0.0.1")
     assert stream.getvalue() == ""
     await asyncio.sleep(AccessLog.FLUSH_S + 0.1)
-    assert json.loads(stream.getvalue())["path"] == "/x"
+    line = json.loads(stream.getvalue())
+    assert list(line) == ["ts", "level", "logger", "msg", *ACCESS_FIELDS]
+    assert (line["path"], line["latency_ms"], line["event_id"]) == ("/x", 1.5, "evt-1")
 
 
 def test_access_log_follows_the_logger_level() -> None:

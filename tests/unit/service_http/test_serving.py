@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -96,3 +97,12 @@ def test_the_default_event_loop_is_uvloop() -> None:
         assert isinstance(loop, uvloop.Loop)
     finally:
         loop.close()
+
+
+def test_the_collector_runs_its_first_generation_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        serving.tune_collector()
+        assert gc.get_threshold() == serving.GC_THRESHOLDS == (20_000, 50, 100)
+    finally:
+        gc.set_threshold(*before)
