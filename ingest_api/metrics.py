@@ -5,10 +5,10 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Sequence
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from telemetry_core.envelope import EnvelopeSigner
-from telemetry_core.metrics import CounterSeries, LoopCounter, LoopHistogram, ScrapeCollector, Values
+from telemetry_core.metrics import LATENCY_BUCKETS, ScrapeCollector, Values
 
 PREFIX = "telemetry_ingest_"
 
@@ -17,25 +17,25 @@ class IngestMetrics:
     """Counters and histograms the handlers update, on the app's own ``registry``.
 
     requests_total and request_seconds are added by the HTTP layer (service_http.middleware);
-    the signature cache's counts and readiness are read when Prometheus scrapes. What every
-    request updates (events, publish_seconds) is a ``LoopCounter`` / ``LoopHistogram``.
+    the signature cache's counts and readiness are read when Prometheus scrapes.
     """
 
     def __init__(self, envelopes: EnvelopeSigner, readiness: Callable[[], dict[str, str | None]]) -> None:
         self._envelopes = envelopes
         self._readiness = readiness
         registry = self.registry = CollectorRegistry()
-        self.events = LoopCounter(
+        self.events = Counter(
             PREFIX + "events_total",
             "Events acknowledged by Kafka, by answer code (830 correct, 831 incorrect)",
             ("code",),
-            registry,
+            registry=registry,
         )
-        self.publish_seconds = LoopHistogram(
+        self.publish_seconds = Histogram(
             PREFIX + "publish_seconds",
             "Time from handing records to the producer to Kafka's answer",
             ("outcome",),
-            registry,
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
         )
         self.publish_acked, self.publish_failed = (
             self.publish_seconds.labels("acked"),
@@ -67,7 +67,7 @@ class IngestMetrics:
         for code, count in collections.Counter(answer_codes).items():
             self._event_counter(code).inc(count)
 
-    def _event_counter(self, code: int) -> CounterSeries:
+    def _event_counter(self, code: int) -> Counter:
         child = self._events_by_code.get(code)
         if child is None:
             child = self._events_by_code[code] = self.events.labels(str(code))

@@ -17,13 +17,13 @@ from time import perf_counter
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from service_http.answers import ANSWER_CODE, API_KEY_ID, CLIENT_IP, EVENT_ID, Answers, Refusal
 from service_http.logs import AccessLog
 from telemetry_core import codes
 from telemetry_core.codes import Code
-from telemetry_core.metrics import CounterSeries, HistogramSeries, LoopCounter, LoopHistogram
+from telemetry_core.metrics import LATENCY_BUCKETS
 from telemetry_core.requests import client_ip
 
 log = logging.getLogger(__name__)
@@ -54,19 +54,25 @@ class Profile:
 class HttpMetrics:
     """``telemetry_<service>_requests_total{route,code}`` and ``..._request_seconds{route}``.
 
-    Updated and scraped on the event loop (``LoopCounter``, ``LoopHistogram``); ``record``
-    keeps each label set's series, so a request costs two dictionary lookups and two additions.
+    ``record`` keeps each label set's children: ``labels()`` costs more than the increment.
     """
 
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         prefix = f"telemetry_{service}_"
-        self.requests = LoopCounter(
-            prefix + "requests_total", "Requests answered, by route and answer code", ("route", "code"), registry
+        self.requests = Counter(
+            prefix + "requests_total",
+            "Requests answered, by route and answer code",
+            ("route", "code"),
+            registry=registry,
         )
-        self.request_seconds = LoopHistogram(
-            prefix + "request_seconds", "Time from request to answer, by route", ("route",), registry
+        self.request_seconds = Histogram(
+            prefix + "request_seconds",
+            "Time from request to answer, by route",
+            ("route",),
+            registry=registry,
+            buckets=LATENCY_BUCKETS,
         )
-        self._children: dict[tuple[str, int], tuple[CounterSeries, HistogramSeries]] = {}
+        self._children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
 
     def record(self, route: str, code: int, seconds: float) -> None:
         children = self._children.get((route, code))
