@@ -146,9 +146,9 @@ async def test_keys_and_parameters_get_the_api_answers(api: Any, fresh_settings:
     assert (await answer(api, "record", status=422))["errors"].keys() == {"id", "data_type", "data_group", "created_at"}
 
 
-async def test_hour_windows_count_whole_days_and_edge_hours_exactly_once(api: Any, write: Any, make_event: Any) -> None:
-    """A 7 d window is read as its whole UTC days (daily tables) and the hours around them (hourly
-    tables): events on every boundary are counted once, and none outside the window."""
+async def test_hour_windows_count_events_on_every_boundary_exactly_once(api: Any, write: Any, make_event: Any) -> None:
+    """Events on the edges of a 7 d window and of the UTC days inside it are counted once by every
+    endpoint, and the ones just outside the window not at all."""
     day = 24 * HOUR_MS
     until = int(dt.datetime(2026, 11, 19, 13, tzinfo=dt.UTC).timestamp() * 1000)
     since, first_day, last_day = until - 7 * day, until - 6 * day - 13 * HOUR_MS, until - 13 * HOUR_MS
