@@ -200,13 +200,14 @@ def measure(settings: Settings, args: argparse.Namespace, work: Path, kafka_pid:
     batch.write_bytes(json.dumps([EVENT] * args.batch).encode())
     ingest_url = f"http://127.0.0.1:{settings.ingest_port}/api/v1/send-telemetry-data"
     ingest = start_ingest(settings)
+    size = answer_size(ingest_url, form.read_bytes())
+    os.environ["BENCH_ANSWER_SIZE"] = str(size)  # the ``floor`` variant answers as many bytes
     others = {}  # variant -> (process, url): the same service with another publisher
     for variant in args.variants + ([BEFORE] if args.before else []):
         other = dataclasses.replace(settings, ingest_port=free_ports(1)[0])
         tree = Path(args.before) if variant == BEFORE else ROOT
         others[variant] = (start_ingest(other, variant, tree), f"http://127.0.0.1:{other.ingest_port}{SEND}")
     baseline_port = free_ports(1)[0]
-    size = answer_size(ingest_url, form.read_bytes())
     argv = [sys.executable, LOAD, "baseline", "--port", str(baseline_port), "--size", str(size)]
     baseline = spawn(argv, work / "baseline.log")
     baseline_url = f"http://127.0.0.1:{baseline_port}/api/v1/send-telemetry-data"

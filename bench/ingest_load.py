@@ -24,10 +24,15 @@ import uvloop
 from aiohttp import web
 
 
+def answer_body(size: int) -> bytes:
+    """A JSON body of exactly ``size`` bytes (the baseline's answer)."""
+    head, tail = b'{"response":{"code":830,"padding":"', b'"}}'
+    return head + b"x" * max(0, size - len(head) - len(tail)) + tail
+
+
 def baseline_app(size: int) -> web.Application:
     """A handler that reads the body and answers a JSON body of exactly ``size`` bytes."""
-    head, tail = b'{"response":{"code":830,"padding":"', b'"}}'
-    body = head + b"x" * max(0, size - len(head) - len(tail)) + tail
+    body = answer_body(size)
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()

@@ -5,12 +5,20 @@
     python bench/ingest_server.py flusher   # what ``python -m ingest_api`` runs
     python bench/ingest_server.py asyncio   # the same on the standard asyncio loop (TELEMETRY_EVENT_LOOP)
     python bench/ingest_server.py instant   # a publisher that acknowledges at once: the ingest without Kafka
+    python bench/ingest_server.py floor     # the bare handler plus the ingest's publisher: no ingest logic
 
 Same settings (environment), app, access log and shutdown as ``python -m ingest_api``; only the
 publisher differs. ``send`` is the question the flusher must answer: does coalescing concurrent
 requests into one ``publish`` pay, against aiokafka's own accumulator (a ``send`` per record,
 which appends to the open batch of its partition)? ``keyed`` measures ``ANY_PARTITION``: the
 ingest as before it, every record placed by aiokafka's partitioner over its key.
+
+``floor`` is the least any ingest must do here: the bare handler of bench/ingest_load.py
+(read the body, answer a fixed JSON body as large as the 830 answer) that also publishes the
+body it read through the ingest's publisher (flusher, acks=all) and answers only after
+Kafka's acknowledgement. No parsing, authentication, validation, signing, metrics or access
+line: its CPU per request against the bare handler's is the part of the ratio that Kafka
+alone takes.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 from aiokafka.errors import KafkaError
@@ -43,6 +51,7 @@ from telemetry_core.settings import Settings
 from telemetry_core.signing import Signer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+import ingest_load  # bench/, beside this file
 from publisher_fakes import AcknowledgingPublisher  # the test fakes
 
 
@@ -82,7 +91,35 @@ class Keyed(RecordFlusher):
         await super().publish([r._replace(partition=None) if r.partition == ANY_PARTITION else r for r in records])
 
 
+def floor_app(settings: Settings, signer: Signer) -> web.Application:
+    """The ``floor`` variant (module docstring): the bare handler, publishing what it read."""
+    publisher = ingest_publisher(settings)
+    body = ingest_load.answer_body(int(os.environ.get("BENCH_ANSWER_SIZE", "962")))
+
+    async def handle(request: web.Request) -> web.Response:
+        value = await request.read()
+        await publisher.publish([OutRecord(topics.RAW, None, value, partition=ANY_PARTITION)])
+        return web.Response(body=body, content_type="application/json")
+
+    async def ready(request: web.Request) -> web.Response:
+        return web.Response(status=200 if publisher.readiness() is None else 503)
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        await publisher.start()
+        yield
+        await publisher.stop()
+
+    app = web.Application()
+    app.router.add_get("/readyz", ready)
+    app.router.add_post("/{tail:.*}", handle)
+    app.cleanup_ctx.append(lifetime)
+    return app
+
+
 def build(variant: str) -> serving.Factory:
+    if variant == "floor":
+        return floor_app
+
     def factory(settings: Settings, signer: Signer) -> web.Application:
         publisher: Publisher
         if variant == "instant":
@@ -103,8 +140,8 @@ def build(variant: str) -> serving.Factory:
 
 def main() -> int:
     variant = sys.argv[1] if len(sys.argv) > 1 else "flusher"
-    if variant not in ("send", "keyed", "flusher", "asyncio", "instant"):
-        print("usage: ingest_server.py send|keyed|flusher|asyncio|instant", file=sys.stderr)
+    if variant not in ("send", "keyed", "flusher", "asyncio", "instant", "floor"):
+        print("usage: ingest_server.py send|keyed|flusher|asyncio|instant|floor", file=sys.stderr)
         return 2
     if variant == "asyncio":
         os.environ["TELEMETRY_EVENT_LOOP"], variant = "asyncio", "flusher"
