@@ -8,8 +8,8 @@
     python bench/ingest_server.py floor     # the bare handler plus the ingest's publisher: no ingest logic
 
 Same settings (environment), app, access log and shutdown as ``python -m ingest_api``; only the
-publisher differs. ``send`` is the question the flusher must answer: does coalescing concurrent
-requests into one ``publish`` pay, against aiokafka's own accumulator (a ``send`` per record,
+publisher differs (except ``floor``, below). ``send`` is the question the flusher must answer:
+does coalescing concurrent requests into one ``publish`` pay, against aiokafka's own accumulator (a ``send`` per record,
 which appends to the open batch of its partition)? ``keyed`` measures ``ANY_PARTITION``: the
 ingest as before it, every record placed by aiokafka's partitioner over its key.
 
@@ -98,7 +98,10 @@ def floor_app(settings: Settings, signer: Signer) -> web.Application:
 
     async def handle(request: web.Request) -> web.Response:
         value = await request.read()
-        await publisher.publish([OutRecord(topics.RAW, None, value, partition=ANY_PARTITION)])
+        try:
+            await publisher.publish([OutRecord(topics.RAW, None, value, partition=ANY_PARTITION)])
+        except PublishError as exc:  # counted by the bench as a non-2xx status, never as a 500
+            return web.Response(status=503, text=exc.reason)
         return web.Response(body=body, content_type="application/json")
 
     async def ready(request: web.Request) -> web.Response:
